@@ -1,0 +1,102 @@
+"""lab up | down | status | env: the lab's one entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import vcenter
+from .config import LabConfig, LabError
+from .supervisor import Supervisor, rss_kib
+
+
+def _openstack():
+    # Imported lazily so that `lab up --only vcenter` works before the OpenStack part exists.
+    from . import openstack
+
+    return openstack
+
+
+def cmd_up(cfg: LabConfig, sup: Supervisor, only: str | None) -> None:
+    cfg.ensure_dirs()
+    started = time.monotonic()
+    if only in (None, "vcenter"):
+        vcenter.up(cfg, sup)
+    if only in (None, "openstack"):
+        openstack = _openstack()
+        openstack.install(cfg, sup)
+        openstack.up(cfg, sup)
+    print(f"lab up in {time.monotonic() - started:.1f}s (state: {cfg.state})")
+    cmd_status(cfg, sup)
+
+
+def cmd_down(cfg: LabConfig, sup: Supervisor) -> None:
+    stopped = sup.stop_all()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+def endpoints(cfg: LabConfig) -> dict:
+    urls = {"vcsim": vcenter.url()}
+    try:
+        urls.update(dict(_openstack().services(cfg)))
+    except ImportError:
+        pass
+    return urls
+
+
+def cmd_status(cfg: LabConfig, sup: Supervisor) -> int:
+    urls = endpoints(cfg)
+    names = sup.names()
+    if not names:
+        print(f"lab is down (state: {cfg.state})")
+        return 3
+    total = 0
+    print(f"{'SERVICE':<22} {'PID':>7} {'RSS MiB':>8}  URL")
+    down = 0
+    for name in names:
+        pid = sup.pid(name)
+        rss = rss_kib(pid) if pid else 0
+        total += rss
+        down += pid is None
+        print(f"{name:<22} {pid or 'DOWN':>7} {rss / 1024:>8.0f}  {urls.get(name) or ''}")
+    print(f"total RSS: {total / 1024:.0f} MiB; logs: {cfg.logs}")
+    return 1 if down else 0
+
+
+def cmd_env(cfg: LabConfig) -> None:
+    """Shell exports that point the collection at the lab, as AWX credentials would."""
+    env_file = cfg.state / "vcenter.env"
+    if env_file.exists():
+        print(env_file.read_text(), end="")
+    clouds = cfg.state / "clouds.yaml"
+    if clouds.exists():
+        print(f"export OS_CLIENT_CONFIG_FILE='{clouds}'")
+        print("export OS_CLOUD='lab-admin'")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the lab (installs what is missing); idempotent")
+    up.add_argument("--only", choices=["vcenter", "openstack"], help="start only one half")
+    sub.add_parser("down", help="stop every process the lab started")
+    sub.add_parser("status", help="each service, its PID, memory and URL")
+    sub.add_parser("env", help="print shell exports that point the collection at the lab")
+    args = parser.parse_args(argv)
+
+    cfg = LabConfig.from_env()
+    sup = Supervisor(cfg)
+    try:
+        if args.command == "up":
+            cmd_up(cfg, sup, args.only)
+        elif args.command == "down":
+            cmd_down(cfg, sup)
+        elif args.command == "status":
+            return cmd_status(cfg, sup)
+        elif args.command == "env":
+            cmd_env(cfg)
+    except LabError as error:
+        print(f"lab {args.command} failed: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,109 @@
+"""Where the lab lives and how it is reached: one state directory, fixed loopback ports.
+
+Every path the lab writes is under ``LabConfig.state``; every port is listed in
+``PORTS`` and none is a service's standard port, so the lab coexists with an
+operator's own MariaDB, RabbitMQ or OpenStack on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+PORTS = {
+    "vcsim": 17443,
+    "mariadb": 17306,
+    "rabbitmq": 17672,
+    "rabbitmq_dist": 17673,
+    "epmd": 17369,
+    "keystone": 17500,
+    "placement": 17778,
+    "glance": 17292,
+    "neutron": 17696,
+    "nova": 17774,
+}
+
+# Credentials the lab generates once and keeps in state/secrets.json (mode 0600).
+SECRET_NAMES = (
+    "vcenter",
+    "mariadb_root",
+    "db",
+    "rabbitmq",
+    "admin",
+    "demo",
+    "service",
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class LabError(Exception):
+    """A lab step failed; the message says which and where its log is."""
+
+
+@dataclass
+class LabConfig:
+    state: Path
+    computes: int = 3
+    vcenter_user: str = "administrator@vsphere.local"
+    vcenter_inventory: Path | None = None
+    _secrets: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls) -> "LabConfig":
+        state = Path(os.environ.get("LAB_DIR", REPO_ROOT / ".lab")).resolve()
+        inventory = os.environ.get("LAB_VCSIM_INVENTORY")
+        return cls(
+            state=state,
+            computes=int(os.environ.get("LAB_COMPUTES", "3")),
+            vcenter_inventory=Path(inventory).resolve() if inventory else None,
+        )
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.state / "run"
+
+    @property
+    def etc(self) -> Path:
+        return self.state / "etc"
+
+    @property
+    def venv(self) -> Path:
+        """The OpenStack services' virtualenv (not the collection's)."""
+        return self.state / "venv"
+
+    def url(self, service: str, scheme: str = "http", path: str = "") -> str:
+        return f"{scheme}://{HOST}:{PORTS[service]}{path}"
+
+    def secret(self, name: str) -> str:
+        if not self._secrets:
+            self._secrets = self._load_or_create_secrets()
+        return self._secrets[name]
+
+    def _load_or_create_secrets(self) -> dict:
+        path = self.state / "secrets.json"
+        if path.exists():
+            stored = json.loads(path.read_text())
+        else:
+            stored = {}
+        missing = [name for name in SECRET_NAMES if name not in stored]
+        if missing:
+            stored.update({name: secrets.token_urlsafe(18) for name in missing})
+            self.state.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(stored, handle, indent=2)
+        return stored
+
+    def ensure_dirs(self) -> None:
+        for directory in (self.state, self.logs, self.run, self.etc):
+            directory.mkdir(parents=True, exist_ok=True)
