@@ -15,7 +15,7 @@ description:
     whether its service is up, enabled or forced down.
   - Needs admin credentials (listing hypervisors is an admin API).
 author:
-  - nova_vsphere.mixed_cloud contributors
+  - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options: {}
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.openstack

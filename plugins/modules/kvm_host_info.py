@@ -13,7 +13,7 @@ description:
     CPU and memory, and the domain types libvirt offers for the host's own architecture
     (V(kvm) needs /dev/kvm; V(qemu) alone means software emulation only).
 author:
-  - nova_vsphere.mixed_cloud contributors
+  - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options: {}
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.libvirt

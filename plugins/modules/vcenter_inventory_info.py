@@ -15,7 +15,7 @@ description:
   - For each cluster, returns the capacity nova's VMware driver will see (sums over the
     connected hosts that are not in maintenance) and the largest single host.
 author:
-  - nova_vsphere.mixed_cloud contributors
+  - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
   datacenter:
     description:

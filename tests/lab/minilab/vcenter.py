@@ -66,6 +66,13 @@ def build(cfg: LabConfig, sup: Supervisor) -> None:
     stamp.write_text(digest)
 
 
+def password_file(cfg: LabConfig) -> Path:
+    path = cfg.run / "vcenter.password"
+    path.touch(mode=0o600)
+    path.write_text(cfg.secret("vcenter"))
+    return path
+
+
 def up(cfg: LabConfig, sup: Supervisor) -> None:
     ensure_certificates(cfg, sup)
     build(cfg, sup)
@@ -74,7 +81,7 @@ def up(cfg: LabConfig, sup: Supervisor) -> None:
         str(binary(cfg)),
         "--listen", f"{HOST}:{PORTS['vcsim']}",
         "--username", cfg.vcenter_user,
-        "--password", cfg.secret("vcenter"),
+        "--password-file", str(password_file(cfg)),
         "--cert", str(pki / "vcenter.crt"),
         "--key", str(pki / "vcenter.key"),
         "--state-dir", str(cfg.state / "vcsim"),
@@ -86,15 +93,26 @@ def up(cfg: LabConfig, sup: Supervisor) -> None:
     write_env(cfg)
 
 
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def trust_bundle(cfg: LabConfig) -> Path:
+    """The system's CAs plus the lab CA, so SSL_CERT_FILE can point at it without side effects."""
+    bundle = pki_dir(cfg) / "trust-bundle.pem"
+    system = SYSTEM_CA_BUNDLE.read_text() if SYSTEM_CA_BUNDLE.exists() else ""
+    bundle.write_text(system + ca_bundle(cfg).read_text())
+    return bundle
+
+
 def write_env(cfg: LabConfig) -> None:
-    """vcenter.env: the variables AWX's VMware credential would inject, for this lab."""
+    """vcenter.env: the variables AWX's VMware credential would inject, plus trust in the lab CA."""
     values = {
         "VMWARE_HOST": HOST,
         "VMWARE_PORT": str(PORTS["vcsim"]),
         "VMWARE_USER": cfg.vcenter_user,
         "VMWARE_PASSWORD": cfg.secret("vcenter"),
         "VMWARE_VALIDATE_CERTS": "true",
-        "SSL_CERT_FILE": str(ca_bundle(cfg)),
+        "SSL_CERT_FILE": str(trust_bundle(cfg)),
     }
     path = cfg.state / "vcenter.env"
     path.touch(mode=0o600)

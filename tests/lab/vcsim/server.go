@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/xml"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// newServer returns an HTTPS server for svc on listener.
+//
+// simulator.Service.NewServer is not used: it panics when the address is
+// taken, cannot be shut down gracefully and leaves no place to hook calls.
+// This is the part of it the lab needs.
+func newServer(svc *simulator.Service, listener net.Listener, cert tls.Certificate, user *url.Userinfo) *http.Server {
+	addr := listener.Addr().String()
+
+	// The session manager checks logins against Listen's user info.
+	svc.Listen = &url.URL{Scheme: "https", Host: addr, Path: "/sdk", User: user}
+	sessions := simulator.Map.SessionManager()
+	sessions.ServiceHostName = addr
+	sessions.TLSCert = func() string { return base64.StdEncoding.EncodeToString(cert.Certificate[0]) }
+
+	svc.RegisterSDK(simulator.Map) // serves /sdk on svc.ServeMux
+	mux := svc.ServeMux
+	// pyVmomi negotiates the API version from this file before logging in.
+	mux.HandleFunc("/sdk/vimServiceVersions.xml", svc.ServiceVersions)
+	mux.HandleFunc("/about", svc.About)
+
+	return &http.Server{
+		Handler:           withTaskHooks(mux),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.Default(),
+	}
+}
+
+// taskHooks complete SOAP methods whose effects the 0.24 simulator leaves
+// out. A hook runs after the method's task has succeeded and before the
+// client sees the response, so a client that waits for the task and then
+// reads properties observes the completed change.
+var taskHooks = map[string]func(*simulator.Method){
+	"ReconfigureComputeResource_Task": reconfigureCluster,
+	"EnterMaintenanceMode_Task":       func(*simulator.Method) { refreshSummaries() },
+	"ExitMaintenanceMode_Task":        func(*simulator.Method) { refreshSummaries() },
+	"AddHost_Task":                    func(*simulator.Method) { refreshSummaries() },
+	"AddStandaloneHost_Task":          func(*simulator.Method) { refreshSummaries() },
+}
+
+func reconfigureCluster(m *simulator.Method) {
+	req := m.Body.(*types.ReconfigureComputeResource_Task)
+	cluster, ok := simulator.Map.Get(req.This).(*simulator.ClusterComputeResource)
+	spec, isEx := req.Spec.(*types.ClusterConfigSpecEx)
+	if !ok || !isEx {
+		return
+	}
+	simulator.Map.WithLock(cluster, func() { applyClusterConfig(cluster, spec, req.Modify) })
+}
+
+// withTaskHooks runs taskHooks around next, the simulator's SOAP handler.
+func withTaskHooks(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/sdk" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+
+		method, hook := hookFor(body)
+		if hook == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+
+		res := newBufferedResponse()
+		next.ServeHTTP(res, r)
+		if taskSucceeded(res.body.Bytes()) {
+			hook(method)
+		}
+		res.copyTo(w)
+	})
+}
+
+// hookFor decodes the SOAP request only when it may call a hooked method:
+// decoding every request would double the simulator's XML work.
+func hookFor(body []byte) (*simulator.Method, func(*simulator.Method)) {
+	for name := range taskHooks {
+		if !bytes.Contains(body, []byte(name)) {
+			continue
+		}
+		method, err := simulator.UnmarshalBody(types.TypeFunc(), body)
+		if err != nil {
+			return nil, nil
+		}
+		return method, taskHooks[method.Name]
+	}
+	return nil, nil
+}
+
+// taskSucceeded reports whether a SOAP response returns a Task that has
+// completed successfully. Simulator tasks run synchronously, so the task
+// is already finished when the response is written.
+func taskSucceeded(response []byte) bool {
+	var envelope struct {
+		Body struct {
+			Response struct {
+				Returnval struct {
+					Type  string `xml:"type,attr"`
+					Value string `xml:",chardata"`
+				} `xml:"returnval"`
+			} `xml:",any"`
+		}
+	}
+	if err := xml.Unmarshal(response, &envelope); err != nil {
+		return false
+	}
+	returnval := envelope.Body.Response.Returnval
+	if returnval.Type != "Task" {
+		return false
+	}
+	ref := types.ManagedObjectReference{Type: "Task", Value: returnval.Value}
+	task, ok := simulator.Map.Get(ref).(*simulator.Task)
+	return ok && task.Info.State == types.TaskInfoStateSuccess
+}
+
+// bufferedResponse holds a response back until the hook has run.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newBufferedResponse() *bufferedResponse {
+	return &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
+
+func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
+	for key, values := range b.header {
+		w.Header()[key] = values
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
+}
