@@ -30,6 +30,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   echo "$digest" > "$stamp"
 fi
 
+# ansible-test runs from its own virtualenv: its sanity requirements pin their own tool versions.
+if [ ! -x .venv-sanity/bin/ansible-test ]; then
+  python3 -m venv .venv-sanity
+  .venv-sanity/bin/pip install --quiet --disable-pip-version-check "$(grep '^ansible-core==' tests/requirements.txt)"
+fi
+
 # ansible finds the collection through build/collections (ANSIBLE_COLLECTIONS_PATH).
 mkdir -p build/collections/ansible_collections/nova_vsphere
 ln -sfn "$root" build/collections/ansible_collections/nova_vsphere/mixed_cloud

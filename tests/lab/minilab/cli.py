@@ -64,15 +64,16 @@ def cmd_status(cfg: LabConfig, sup: Supervisor) -> int:
     return 1 if down else 0
 
 
-def cmd_env(cfg: LabConfig) -> None:
-    """Shell exports that point the collection at the lab, as AWX credentials would."""
-    env_file = cfg.state / "vcenter.env"
-    if env_file.exists():
-        print(env_file.read_text(), end="")
-    clouds = cfg.state / "clouds.yaml"
-    if clouds.exists():
-        print(f"export OS_CLIENT_CONFIG_FILE='{clouds}'")
-        print("export OS_CLOUD='lab-admin'")
+def cmd_env(cfg: LabConfig, sup: Supervisor) -> None:
+    """Shell exports that point the collection at the lab, as AWX credentials would.
+
+    Valid before the lab is up: the credentials and certificates it will use are made here.
+    """
+    cfg.ensure_dirs()
+    for name, value in vcenter.environment(cfg, sup).items():
+        print(f"export {name}='{value}'")
+    print(f"export OS_CLIENT_CONFIG_FILE='{cfg.state / 'clouds.yaml'}'")
+    print("export OS_CLOUD='lab-admin'")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return cmd_status(cfg, sup)
         elif args.command == "env":
-            cmd_env(cfg)
+            cmd_env(cfg, sup)
     except LabError as error:
         print(f"lab {args.command} failed: {error}", file=sys.stderr)
         return 1

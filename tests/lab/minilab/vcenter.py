@@ -90,7 +90,6 @@ def up(cfg: LabConfig, sup: Supervisor) -> None:
         argv += ["--inventory", str(cfg.vcenter_inventory)]
     (cfg.state / "vcsim").mkdir(parents=True, exist_ok=True)
     sup.start("vcsim", argv, ready=Ready.log_line(r"VCSIM READY"), timeout=60)
-    write_env(cfg)
 
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -104,9 +103,10 @@ def trust_bundle(cfg: LabConfig) -> Path:
     return bundle
 
 
-def write_env(cfg: LabConfig) -> None:
-    """vcenter.env: the variables AWX's VMware credential would inject, plus trust in the lab CA."""
-    values = {
+def environment(cfg: LabConfig, sup: Supervisor) -> dict:
+    """The variables AWX's VMware credential would inject, plus trust in the lab CA."""
+    ensure_certificates(cfg, sup)
+    return {
         "VMWARE_HOST": HOST,
         "VMWARE_PORT": str(PORTS["vcsim"]),
         "VMWARE_USER": cfg.vcenter_user,
@@ -114,9 +114,6 @@ def write_env(cfg: LabConfig) -> None:
         "VMWARE_VALIDATE_CERTS": "true",
         "SSL_CERT_FILE": str(trust_bundle(cfg)),
     }
-    path = cfg.state / "vcenter.env"
-    path.touch(mode=0o600)
-    path.write_text("".join(f"export {name}='{value}'\n" for name, value in values.items()))
 
 
 def url() -> str:

@@ -1,0 +1,94 @@
+"""The OpenStack connection layer against the lab's keystone and nova: success and every failure."""
+
+import pytest
+import yaml
+
+from conftest import clean_env, run_module
+
+
+@pytest.fixture(scope="module")
+def clouds(lab):
+    path = lab["state"] / "clouds.yaml"
+    return path, yaml.safe_load(path.read_text())["clouds"]
+
+
+def admin_cloud(clouds, **auth):
+    cloud = dict(clouds[1]["lab-admin"])
+    cloud["auth"] = dict(cloud["auth"], **auth)
+    return cloud
+
+
+def test_named_cloud_from_os_cloud(clouds):
+    path, _ = clouds
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(path), OS_CLOUD="lab-admin"))
+    assert not run.failed, run.output
+    assert len(run.result["hypervisors"]) >= 1
+    assert {row["service"]["state"] for row in run.result["hypervisors"]} == {"up"}
+
+
+def test_awx_credential_layout_one_cloud_and_no_os_cloud(clouds, tmp_path):
+    # AWX's OpenStack credential writes one cloud called devstack and leaves OS_CLOUD unset.
+    awx_file = tmp_path / "clouds.yaml"
+    awx_file.write_text(yaml.safe_dump({"clouds": {"devstack": clouds[1]["lab-admin"]}}))
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(awx_file)))
+    assert not run.failed, run.output
+    assert len(run.result["hypervisors"]) >= 1
+
+
+def test_cloud_as_a_dict(clouds):
+    run = run_module("hypervisor_info", {"cloud": admin_cloud(clouds)})
+    assert not run.failed, run.output
+
+
+def test_wrong_password_is_named_and_never_echoed(clouds, lab):
+    wrong = "Wr0ng-Pa55word-os"
+    run = run_module("hypervisor_info", {"cloud": admin_cloud(clouds, password=wrong)})
+    assert run.failed
+    assert "rejected the credentials of user admin" in run.msg
+    assert wrong not in run.output
+    assert lab["secrets"]["admin"] not in run.output
+    assert "Traceback" not in run.output
+
+
+def test_refused_port(clouds):
+    run = run_module("hypervisor_info", {"cloud": admin_cloud(clouds, auth_url="http://127.0.0.1:1/v3")})
+    assert run.failed
+    assert run.msg.startswith("Cannot connect to Keystone at http://127.0.0.1:1/v3: Connection refused")
+
+
+def test_unresolvable_host(clouds):
+    run = run_module("hypervisor_info", {"cloud": admin_cloud(clouds, auth_url="http://keystone.invalid:5000/v3")})
+    assert run.failed
+    assert "Cannot connect to Keystone at http://keystone.invalid:5000/v3" in run.msg
+
+
+def test_untrusted_certificate(clouds, lab):
+    # The lab's simulated vCenter serves TLS with the lab CA, which the system store does not trust.
+    cloud = admin_cloud(clouds, auth_url="https://127.0.0.1:17443/v3")
+    run = run_module("hypervisor_info", {"cloud": cloud}, env=clean_env(SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"))
+    assert run.failed
+    assert "TLS certificate check failed for https://127.0.0.1:17443/v3" in run.msg
+    assert "ca_cert" in run.msg
+
+
+def test_unknown_cloud_name(clouds):
+    path, _ = clouds
+    run = run_module("hypervisor_info", {"cloud": "no-such-cloud"}, env=clean_env(OS_CLIENT_CONFIG_FILE=str(path)))
+    assert run.failed
+    assert "no-such-cloud" in run.msg
+    assert "OS_CLIENT_CONFIG_FILE" in run.msg
+
+
+def test_member_role_is_refused_by_policy(clouds):
+    path, _ = clouds
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(path), OS_CLOUD="lab-demo"))
+    assert run.failed
+    assert run.msg.startswith("OpenStack refused to list nova-compute services (HTTP 403)")
+
+
+def test_missing_openstacksdk(clouds, bare_python):
+    path, _ = clouds
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(path), OS_CLOUD="lab-admin"),
+                     interpreter=bare_python)
+    assert run.failed
+    assert "openstacksdk is required" in run.msg
