@@ -13,10 +13,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check bindep
 
-# Profiles: compile (libvirt-python), lab (the embedded lab).
-missing=$(.venv/bin/bindep --brief compile lab || true)
+# Profiles: compile (libvirt-python), lab (the embedded lab), test (sanity tools).
+missing=$(.venv/bin/bindep --brief compile lab test || true)
 if [ -n "$missing" ]; then
-  echo "setup: installing system packages: $(echo $missing)"
+  echo "setup: installing system packages: ${missing//$'\n'/ }"
   as_root apt-get update -qq
   # shellcheck disable=SC2086 # one package per word
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -26,7 +26,7 @@ def lab_env() -> dict:
     out = subprocess.run(LAB + ["env"], check=True, capture_output=True, text=True).stdout
     env = {}
     for line in out.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
+        name, value = line.removeprefix("export ").split("=", 1)
         env[name] = shlex.split(value)[0] if value else ""
     return env
 
@@ -99,7 +99,8 @@ def run_module(name, args=None, env=None, check_mode=False, interpreter=None) ->
         command = [str(VENV_BIN / "ansible-playbook"), str(playbook)]
         if interpreter:
             command += ["-e", f"ansible_python_interpreter={interpreter}"]
-        completed = subprocess.run(command, env=env or clean_env(), capture_output=True, text=True, timeout=900)
+        completed = subprocess.run(command, env=env or clean_env(), capture_output=True, text=True, timeout=900,
+                                   check=False)
         result = json.loads(result_file.read_text()) if result_file.exists() else {}
     if not result:
         raise AssertionError(f"the playbook produced no result:\n{completed.stdout}\n{completed.stderr}")

@@ -7,20 +7,23 @@ from conftest import clean_env, run_module
 
 
 @pytest.fixture(scope="module")
-def clouds(lab):
-    path = lab["state"] / "clouds.yaml"
-    return path, yaml.safe_load(path.read_text())["clouds"]
+def clouds_file(lab):
+    return lab["state"] / "clouds.yaml"
+
+
+@pytest.fixture(scope="module")
+def clouds(clouds_file):
+    return yaml.safe_load(clouds_file.read_text())["clouds"]
 
 
 def admin_cloud(clouds, **auth):
-    cloud = dict(clouds[1]["lab-admin"])
+    cloud = dict(clouds["lab-admin"])
     cloud["auth"] = dict(cloud["auth"], **auth)
     return cloud
 
 
-def test_named_cloud_from_os_cloud(clouds):
-    path, _ = clouds
-    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(path), OS_CLOUD="lab-admin"))
+def test_named_cloud_from_os_cloud(clouds_file):
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(clouds_file), OS_CLOUD="lab-admin"))
     assert not run.failed, run.output
     assert len(run.result["hypervisors"]) >= 1
     assert {row["service"]["state"] for row in run.result["hypervisors"]} == {"up"}
@@ -29,7 +32,7 @@ def test_named_cloud_from_os_cloud(clouds):
 def test_awx_credential_layout_one_cloud_and_no_os_cloud(clouds, tmp_path):
     # AWX's OpenStack credential writes one cloud called devstack and leaves OS_CLOUD unset.
     awx_file = tmp_path / "clouds.yaml"
-    awx_file.write_text(yaml.safe_dump({"clouds": {"devstack": clouds[1]["lab-admin"]}}))
+    awx_file.write_text(yaml.safe_dump({"clouds": {"devstack": clouds["lab-admin"]}}))
     run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(awx_file)))
     assert not run.failed, run.output
     assert len(run.result["hypervisors"]) >= 1
@@ -71,24 +74,21 @@ def test_untrusted_certificate(clouds, lab):
     assert "ca_cert" in run.msg
 
 
-def test_unknown_cloud_name(clouds):
-    path, _ = clouds
-    run = run_module("hypervisor_info", {"cloud": "no-such-cloud"}, env=clean_env(OS_CLIENT_CONFIG_FILE=str(path)))
+def test_unknown_cloud_name(clouds_file):
+    run = run_module("hypervisor_info", {"cloud": "no-such-cloud"}, env=clean_env(OS_CLIENT_CONFIG_FILE=str(clouds_file)))
     assert run.failed
     assert "no-such-cloud" in run.msg
     assert "OS_CLIENT_CONFIG_FILE" in run.msg
 
 
-def test_member_role_is_refused_by_policy(clouds):
-    path, _ = clouds
-    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(path), OS_CLOUD="lab-demo"))
+def test_member_role_is_refused_by_policy(clouds_file):
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(clouds_file), OS_CLOUD="lab-demo"))
     assert run.failed
     assert run.msg.startswith("OpenStack refused to list nova-compute services (HTTP 403)")
 
 
-def test_missing_openstacksdk(clouds, bare_python):
-    path, _ = clouds
-    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(path), OS_CLOUD="lab-admin"),
+def test_missing_openstacksdk(clouds_file, bare_python):
+    run = run_module("hypervisor_info", env=clean_env(OS_CLIENT_CONFIG_FILE=str(clouds_file), OS_CLOUD="lab-admin"),
                      interpreter=bare_python)
     assert run.failed
     assert "openstacksdk is required" in run.msg

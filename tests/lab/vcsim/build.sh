@@ -27,5 +27,5 @@ fi
 # GOPATH mode: no go.mod, no module proxy, only the Debian source tree.
 # GOFLAGS is cleared so a caller's -mod=... cannot switch modes back on.
 cd "$src"
-GOPATH=$gocode GO111MODULE=off GOFLAGS= GOPROXY=off \
+GOPATH=$gocode GO111MODULE=off GOFLAGS='' GOPROXY=off \
     go build -o "$out" .
