@@ -104,6 +104,7 @@ class OpenStackClient:
             raise self._explain_connect(error)
 
     def _explain_connect(self, error):
+        error = _keystoneauth_cause(error)
         name = type(error).__name__
         if isinstance(error, sdk_exceptions.ConfigException):
             text = ("OpenStack cloud configuration problem: %s. Check the cloud option, OS_CLOUD and the clouds.yaml "
@@ -179,6 +180,20 @@ def _fault_message(response):
         if isinstance(body.get("errors"), list) and body["errors"]:
             return body["errors"][0].get("detail") or body["errors"][0].get("title")
     return str(body)[:300]
+
+
+def _keystoneauth_cause(error):
+    """The keystoneauth exception behind an SDK error, if any.
+
+    openstacksdk's authorize() re-raises keystoneauth failures as a bare SDKException;
+    the original, which says what actually went wrong, is its cause.
+    """
+    seen = error
+    while seen is not None:
+        if isinstance(seen, ksa_exceptions.ClientException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return error
 
 
 def _reason(error):
