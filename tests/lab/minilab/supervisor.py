@@ -14,8 +14,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -31,17 +29,6 @@ def port_open(port: int, host: str = HOST) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def http_answers(url: str) -> bool:
-    """True once anything answers HTTP at url, whatever the status."""
-    try:
-        urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback lab URLs only
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
-    return True
-
-
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     if not path.exists():
         return "(no log)"
@@ -51,27 +38,29 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 @dataclass
 class Ready:
-    """How to tell that a started service is ready to serve."""
+    """How to tell that a started service is ready to serve.
+
+    ``check`` gets what the service has logged since this start (not earlier runs'
+    output, which the appended log file still holds).
+    """
 
     describe: str
-    check: Callable[[Path], bool]
+    check: Callable[[str], bool]
 
     @classmethod
     def port(cls, port: int) -> "Ready":
-        return cls(f"port {port} open", lambda _log: port_open(port))
-
-    @classmethod
-    def http(cls, url: str) -> "Ready":
-        return cls(f"{url} answering", lambda _log: http_answers(url))
+        return cls(f"port {port} open", lambda _output: port_open(port))
 
     @classmethod
     def log_line(cls, pattern: str) -> "Ready":
         regex = re.compile(pattern)
+        return cls(f"log line /{pattern}/", lambda output: bool(regex.search(output)))
 
-        def seen(log: Path) -> bool:
-            return log.exists() and bool(regex.search(log.read_text(errors="replace")))
 
-        return cls(f"log line /{pattern}/", seen)
+def _read_from(path: Path, offset: int) -> str:
+    with open(path, "rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
 
 
 def _start_time(pid: int) -> str | None:
@@ -105,10 +94,13 @@ class Supervisor:
         pid = int(pid_text)
         return pid if _start_time(pid) == started else None
 
+    def _listed(self) -> list[str]:
+        order = self._order_file()
+        return order.read_text().split() if order.exists() else []
+
     def names(self) -> list[str]:
         """Services in start order (those started earlier first)."""
-        order = self._order_file()
-        listed = order.read_text().split() if order.exists() else []
+        listed = self._listed()
         on_disk = sorted(p.stem for p in self.cfg.run.glob("*.pid"))
         return [n for n in listed if n in on_disk] + [n for n in on_disk if n not in listed]
 
@@ -131,6 +123,7 @@ class Supervisor:
         with open(log, "ab") as out:
             out.write(f"\n=== {time.strftime('%F %T')} start: {' '.join(argv)}\n".encode())
             out.flush()
+            this_run_from = out.tell()
             proc = subprocess.Popen(  # noqa: S603 - argv built by the lab itself
                 list(argv),
                 stdin=subprocess.DEVNULL,
@@ -143,8 +136,8 @@ class Supervisor:
                 start_new_session=True,
             )
         self._pidfile(name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
-        names = self.names()
-        if name not in names:
+        # Not names(): that lists every pidfile, this one's included, so it would never be added.
+        if name not in self._listed():
             with open(self._order_file(), "a") as order:
                 order.write(name + "\n")
         deadline = time.monotonic() + timeout
@@ -155,7 +148,7 @@ class Supervisor:
                     f"{name} exited with status {proc.returncode} before it was ready "
                     f"({ready.describe}); last lines of {log}:\n{log_tail(log)}"
                 )
-            if ready.check(log):
+            if ready.check(_read_from(log, this_run_from)):
                 return True
             time.sleep(0.3)
         raise LabError(
