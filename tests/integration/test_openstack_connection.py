@@ -67,10 +67,11 @@ def test_unresolvable_host(clouds):
 
 def test_untrusted_certificate(clouds, lab):
     # The lab's simulated vCenter serves TLS with the lab CA, which the system store does not trust.
-    cloud = admin_cloud(clouds, auth_url="https://127.0.0.1:17443/v3")
+    tls_url = "https://127.0.0.1:%s/v3" % lab["env"]["VMWARE_PORT"]
+    cloud = admin_cloud(clouds, auth_url=tls_url)
     run = run_module("hypervisor_info", {"cloud": cloud}, env=clean_env(SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"))
     assert run.failed
-    assert "TLS certificate check failed for https://127.0.0.1:17443/v3" in run.msg
+    assert "TLS certificate check failed for " + tls_url in run.msg
     assert "ca_cert" in run.msg
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 
+# LAB_PORT_OFFSET shifts every port, so that a second lab (another state dir) can run beside the first.
+_PORT_OFFSET = int(os.environ.get("LAB_PORT_OFFSET", "0"))
+
 PORTS = {
     "vcsim": 17443,
     "mariadb": 17306,
@@ -27,6 +30,7 @@ PORTS = {
     "neutron": 17696,
     "nova": 17774,
 }
+PORTS = {name: port + _PORT_OFFSET for name, port in PORTS.items()}
 
 # Credentials the lab generates once and keeps in state/secrets.json (mode 0600).
 SECRET_NAMES = (
