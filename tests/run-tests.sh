@@ -38,12 +38,17 @@ run_lint() {
 }
 
 run_docs() {
-  stage "ansible-doc on every module"
-  local module
+  stage "ansible-doc on every module and role"
+  local module role
   for module in plugins/modules/*.py; do
     module=$(basename "$module" .py)
     ansible-doc "nova_vsphere.mixed_cloud.$module" >/dev/null
     echo "ok ansible-doc nova_vsphere.mixed_cloud.$module"
+  done
+  for role in roles/*/; do
+    role=$(basename "$role")
+    ansible-doc -t role "nova_vsphere.mixed_cloud.$role" >/dev/null
+    echo "ok ansible-doc -t role nova_vsphere.mixed_cloud.$role"
   done
 }
 

@@ -22,7 +22,7 @@ from ._errors import BackendError, MissingLibraryError, one_line
 
 try:
     from pyVim import connect as pyvim_connect
-    from pyVmomi import vim, vmodl
+    from pyVmomi import VmomiSupport, vim, vmodl
 except ImportError as import_error:
     PYVMOMI_IMPORT_ERROR = import_error
 else:
@@ -60,7 +60,13 @@ def _required(params, name, env):
     return value
 
 
-def _ssl_context(validate_certs):
+def _ssl_context(validate_certs, ca_file=None):
+    if ca_file:
+        # Verify against this bundle alone, as oslo.vmware does with nova's [vmware] ca_file.
+        try:
+            return ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise VCenterError("Cannot load the CA bundle %s: %s." % (ca_file, getattr(error, "strerror", None) or error))
     if validate_certs:
         return ssl.create_default_context()
     context = ssl.create_default_context()
@@ -70,7 +76,21 @@ def _ssl_context(validate_certs):
 
 
 class VCenterClient:
-    """A logged-in vCenter session. Use through ``vcenter_session``."""
+    """A logged-in vCenter session. Use through ``vcenter_session``.
+
+    ``params`` are the connection options. Callers that take the vCenter from another
+    source (nova's [vmware] settings) may add ``ca_file``, a CA bundle to verify against,
+    and ``hints``, overriding entries of ``HINTS`` so that failures name their settings.
+    """
+
+    # What a failure message tells the user to fix, by the names of the connection options.
+    HINTS = {
+        "host": "check hostname or VMWARE_HOST",
+        "port": "port (VMWARE_PORT)",
+        "login": "check the username/password options or VMWARE_USER/VMWARE_PASSWORD",
+        "trust": "add the vCenter CA to this host's trust store (or point SSL_CERT_FILE at it), or set "
+                 "validate_certs: false (VMWARE_VALIDATE_CERTS=false) where that risk is accepted",
+    }
 
     def __init__(self, params):
         if PYVMOMI_IMPORT_ERROR is not None:
@@ -81,17 +101,19 @@ class VCenterClient:
         self.port = params.get("port") or 443
         self.endpoint = "%s:%s" % (self.hostname, self.port)
         self._secrets = (password,)
-        self.service_instance = self._login(password, params.get("validate_certs", True))
+        self.ca_file = params.get("ca_file")
+        self.hints = dict(self.HINTS, **(params.get("hints") or {}))
+        self.service_instance = self._login(password, _ssl_context(params.get("validate_certs", True), self.ca_file))
         self.content = self.service_instance.RetrieveContent()
 
-    def _login(self, password, validate_certs):
+    def _login(self, password, ssl_context):
         try:
             return pyvim_connect.SmartConnect(
                 host=self.hostname,
                 port=self.port,
                 user=self.username,
                 pwd=password,
-                sslContext=_ssl_context(validate_certs),
+                sslContext=ssl_context,
                 httpConnectionTimeout=REQUEST_TIMEOUT,
             )
         except Exception as error:  # every SDK failure is translated, none escapes as a traceback
@@ -103,22 +125,25 @@ class VCenterClient:
         if isinstance(error, vim.fault.InvalidLogin):
             text = (
                 "vCenter %s rejected the login of user %s: wrong user name or password "
-                "(check the username/password options or VMWARE_USER/VMWARE_PASSWORD)." % (where, self.username)
+                "(%s)." % (where, self.username, self.hints["login"])
             )
         elif isinstance(error, vim.fault.NoPermission):
             text = "User %s may not log in to vCenter %s: grant it a role with the needed privileges." % (
                 self.username, where)
         elif isinstance(error, socket.gaierror):
-            text = "Cannot resolve the vCenter host name %s (%s): check hostname or VMWARE_HOST." % (
-                self.hostname, error.strerror)
+            text = "Cannot resolve the vCenter host name %s (%s): %s." % (
+                self.hostname, error.strerror, self.hints["host"])
         elif isinstance(error, ConnectionRefusedError):
-            text = "Connection to vCenter %s refused: check that vCenter runs there and that port (VMWARE_PORT) is right." % where
-        elif isinstance(error, ssl.SSLCertVerificationError):
+            text = "Connection to vCenter %s refused: check that vCenter runs there and that %s is right." % (
+                where, self.hints["port"])
+        elif isinstance(error, ssl.SSLCertVerificationError) and self.ca_file:
             text = (
-                "The TLS certificate of vCenter %s could not be verified (%s): add the vCenter CA to this "
-                "host's trust store (or point SSL_CERT_FILE at it), or set validate_certs: false "
-                "(VMWARE_VALIDATE_CERTS=false) where that risk is accepted." % (where, error.verify_message)
+                "The TLS certificate of vCenter %s could not be verified against the CA bundle %s (%s): use the "
+                "bundle of the CA that signed vCenter's certificate." % (where, self.ca_file, error.verify_message)
             )
+        elif isinstance(error, ssl.SSLCertVerificationError):
+            text = "The TLS certificate of vCenter %s could not be verified (%s): %s." % (
+                where, error.verify_message, self.hints["trust"])
         elif isinstance(error, ssl.SSLError):
             text = "TLS handshake with vCenter %s failed (%s): is that port the vSphere HTTPS endpoint?" % (
                 where, error.reason or error)
@@ -170,6 +195,41 @@ class VCenterClient:
         finally:
             view.Destroy()
 
+    def retrieve_objects(self, obj_type, refs, properties):
+        """Read ``properties`` of the listed objects, all of ``obj_type``, in one call.
+
+        For objects a ContainerView cannot select by their place in the inventory,
+        such as the datastores a cluster lists. Same rows as ``retrieve``.
+        """
+        if not refs:
+            return []
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=ref) for ref in refs],
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=obj_type, pathSet=list(properties))],
+        )
+        try:
+            return self._collect(spec)
+        except vmodl.MethodFault as fault:
+            raise VCenterError("Reading %s objects from vCenter %s failed: %s" % (
+                obj_type.__name__, self.endpoint, fault_text(fault)))
+
+    def ref(self, obj_type, moid):
+        """The managed object ``moid``, bound to this session, to call its methods.
+
+        ``obj_type`` is a pyVmomi class or, where a subtype is possible (a distributed
+        switch is a VmwareDistributedVirtualSwitch in vCenter), the type name a read returned.
+        """
+        if isinstance(obj_type, str):
+            obj_type = VmomiSupport.GetWsdlType("urn:vim25", obj_type)
+        return obj_type(moid, self.service_instance._stub)
+
+    def invoke(self, what, method, *args):
+        """Call a vCenter method that is not a task; a fault becomes a VCenterError naming ``what``."""
+        try:
+            return method(*args)
+        except vmodl.MethodFault as fault:
+            raise VCenterError("vCenter %s failed to %s: %s" % (self.endpoint, what, fault_text(fault)))
+
     def _collect(self, spec):
         collector = self.content.propertyCollector
         result = collector.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions())
@@ -188,14 +248,17 @@ class VCenterClient:
             if info.state == vim.TaskInfo.State.success:
                 return info.result
             if info.state == vim.TaskInfo.State.error:
-                fault = info.error
-                raise VCenterError("vCenter %s failed to %s: %s" % (
-                    self.endpoint, what, one_line(getattr(fault, "msg", None) or fault)))
+                raise VCenterError("vCenter %s failed to %s: %s" % (self.endpoint, what, fault_text(info.error)))
             if time.monotonic() > deadline:
                 raise VCenterError("vCenter %s did not finish the task to %s within %s s." % (
                     self.endpoint, what, timeout))
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def fault_text(fault):
+    """A fault's message, or its type when vCenter sent none (e.g. a bare DuplicateName)."""
+    return one_line(getattr(fault, "msg", None) or type(fault).__name__.rpartition(".")[2])
 
 
 def _row(object_content):

@@ -26,7 +26,10 @@ HOST_PROPERTIES = (
     "summary.quickStats.overallCpuUsage",
     "datastore",
 )
-DATASTORE_PROPERTIES = ("name", "parent", "summary.type", "summary.capacity", "summary.freeSpace", "summary.accessible", "host")
+DATASTORE_PROPERTIES = (
+    "name", "parent", "summary.type", "summary.capacity", "summary.freeSpace", "summary.accessible",
+    "summary.maintenanceMode", "host",
+)
 COMPUTE_RESOURCE_PROPERTIES = ("name", "parent")
 FOLDER_PROPERTIES = ("name", "parent")
 DATACENTER_PROPERTIES = ("name", "parent")
@@ -103,6 +106,8 @@ def _datastore(row):
         "capacity_mb": int(row.get("summary.capacity") or 0) // MIB,
         "free_mb": int(row.get("summary.freeSpace") or 0) // MIB,
         "accessible": bool(row.get("summary.accessible")),
+        # Unset on vCenters without storage DRS; nova treats unset as "normal".
+        "maintenance_mode": row.get("summary.maintenanceMode"),
         "mounted_on": sorted(
             _moid(mount.key)
             for mount in mounts

@@ -45,6 +45,10 @@ func buildInventory(ctx context.Context, svc *simulator.Service, inv *Inventory,
 		}
 	}
 	refreshSummaries()
+	// Client-facing fix-ups go in last: the builder relies on 0.24's own
+	// datastore and network systems.
+	extendHosts(datastoreDir)
+	installPropertyCollector()
 	return nil
 }
 
@@ -69,7 +73,10 @@ func (b *dcBuilder) build(root *object.Folder) error {
 	}
 	b.dc = simulator.Map.Get(dc.Reference()).(*simulator.Datacenter)
 
-	steps := []func() error{b.addClusters, b.addStandaloneHosts, b.addNetworks, b.addDatastores, b.addVMs}
+	steps := []func() error{
+		b.addClusters, b.addStandaloneHosts, b.addNetworks, b.addSwitches, b.addDatastores, b.addVMs,
+		b.addFirewallRulesets,
+	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
@@ -86,9 +93,21 @@ func (b *dcBuilder) addClusters() error {
 		}
 		// CreateCluster ignores its spec in 0.24, so the initial DRS/HA
 		// state goes through the same code path as a later reconfigure.
+		// The other values are those vCenter gives a new cluster.
 		config := &types.ClusterConfigSpecEx{
-			DrsConfig: &types.ClusterDrsConfigInfo{Enabled: types.NewBool(spec.DRSEnabled)},
-			DasConfig: &types.ClusterDasConfigInfo{Enabled: types.NewBool(spec.HAEnabled)},
+			DrsConfig: &types.ClusterDrsConfigInfo{
+				Enabled:                   types.NewBool(spec.DRSEnabled),
+				EnableVmBehaviorOverrides: types.NewBool(true),
+				DefaultVmBehavior:         types.DrsBehaviorFullyAutomated,
+				VmotionRate:               3,
+			},
+			DasConfig: &types.ClusterDasConfigInfo{
+				Enabled:                 types.NewBool(spec.HAEnabled),
+				HostMonitoring:          string(types.ClusterDasConfigInfoServiceStateEnabled),
+				VmMonitoring:            string(types.ClusterDasConfigInfoVmMonitoringStateVmMonitoringDisabled),
+				AdmissionControlEnabled: types.NewBool(true),
+				FailoverLevel:           1,
+			},
 		}
 		applyClusterConfig(simulator.Map.Get(cluster.Reference()).(*simulator.ClusterComputeResource), config, true)
 
@@ -154,6 +173,18 @@ func applyHostFacts(host *simulator.HostSystem, spec Host) {
 	// one so port groups added later show up in both.
 	ns := simulator.Map.Get(*host.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem)
 	ns.NetworkInfo = host.Config.Network
+	ownFirewall(host)
+}
+
+func (b *dcBuilder) addFirewallRulesets() error {
+	for _, spec := range b.spec.FirewallRulesets {
+		for _, host := range b.selectHosts(spec.HostSelector) {
+			if err := addRuleset(host, spec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (b *dcBuilder) addNetworks() error {
@@ -164,7 +195,7 @@ func (b *dcBuilder) addNetworks() error {
 			return fmt.Errorf("network %s: %w", spec.Name, err)
 		}
 		for _, host := range hosts {
-			attachPortgroup(host, network, spec.VLAN)
+			attachPortgroup(host, network, types.HostPortGroupSpec{Name: spec.Name, VlanId: spec.VLAN, VswitchName: vSwitch})
 		}
 	}
 	return nil
@@ -174,7 +205,7 @@ func (b *dcBuilder) addNetworks() error {
 // through a port group on host when needed: the API has no other way to
 // create a standard network.
 func (b *dcBuilder) network(spec Network, host *simulator.HostSystem) (*mo.Network, error) {
-	if network := b.findNetwork(spec.Name); network != nil {
+	if network := networkNamed(b.dc, spec.Name); network != nil {
 		return network, nil
 	}
 	ns := object.NewHostNetworkSystem(b.client, *host.ConfigManager.NetworkSystem)
@@ -187,16 +218,7 @@ func (b *dcBuilder) network(spec Network, host *simulator.HostSystem) (*mo.Netwo
 	if err != nil {
 		return nil, err
 	}
-	return b.findNetwork(spec.Name), nil
-}
-
-func (b *dcBuilder) findNetwork(name string) *mo.Network {
-	for _, ref := range b.dc.Network {
-		if network, ok := simulator.Map.Get(ref).(*mo.Network); ok && network.Name == name {
-			return network
-		}
-	}
-	return nil
+	return networkNamed(b.dc, spec.Name), nil
 }
 
 func (b *dcBuilder) addDatastores() error {

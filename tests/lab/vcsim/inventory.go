@@ -29,6 +29,10 @@ type Datacenter struct {
 	Networks        []Network   `json:"networks"`
 	Datastores      []Datastore `json:"datastores"`
 	VMs             []VM        `json:"vms"`
+	// Custom firewall rulesets, as an ESXi VIB installs them: the vSphere
+	// API can enable a ruleset but has no way to define one.
+	FirewallRulesets []FirewallRuleset `json:"firewall_rulesets"`
+	Switches         []Switch          `json:"distributed_switches"`
 }
 
 type Cluster struct {
@@ -65,6 +69,23 @@ func (s HostSelector) empty() bool { return len(s.Hosts) == 0 && len(s.Clusters)
 type Network struct {
 	Name string `json:"name"`
 	VLAN int32  `json:"vlan"`
+	HostSelector
+}
+
+// FirewallRuleset is one inbound or outbound port range, named by key.
+type FirewallRuleset struct {
+	Key       string  `json:"key"`
+	Label     string  `json:"label"`
+	Ports     []int32 `json:"ports"` // [begin, end]
+	Protocol  string  `json:"protocol"`
+	Direction string  `json:"direction"`
+	Enabled   bool    `json:"enabled"`
+	HostSelector
+}
+
+// Switch is a distributed virtual switch whose members are the selected hosts.
+type Switch struct {
+	Name string `json:"name"`
 	HostSelector
 }
 
@@ -157,6 +178,18 @@ func (inv *Inventory) applyDefaults() {
 			}
 			if ds.Type == datastoreNFS && ds.RemotePath == "" {
 				ds.RemotePath = "/exports/" + ds.Name
+			}
+		}
+		for j := range dc.FirewallRulesets {
+			rs := &dc.FirewallRulesets[j]
+			if rs.Label == "" {
+				rs.Label = rs.Key
+			}
+			if rs.Protocol == "" {
+				rs.Protocol = "tcp"
+			}
+			if rs.Direction == "" {
+				rs.Direction = "inbound"
 			}
 		}
 		for j := range dc.VMs {
@@ -259,6 +292,19 @@ func (v *validator) datacenter(dc *Datacenter, hostNames map[string]bool) {
 		}
 	}
 
+	rulesets := map[string]bool{}
+	for _, rs := range dc.FirewallRulesets {
+		v.name("firewall ruleset", rs.Key, rulesets)
+		v.ruleset(rs)
+		v.selector(dc, fmt.Sprintf("firewall ruleset %q", rs.Key), rs.HostSelector, dcHosts, clusters)
+	}
+
+	for _, sw := range dc.Switches {
+		// Switches share the network folder with port groups, as in vCenter.
+		v.name("distributed switch", sw.Name, networks)
+		v.selector(dc, fmt.Sprintf("distributed switch %q", sw.Name), sw.HostSelector, dcHosts, clusters)
+	}
+
 	vms := map[string]bool{}
 	for _, vm := range dc.VMs {
 		v.name("vm", vm.Name, vms)
@@ -313,6 +359,18 @@ func (v *validator) datastore(ds Datastore) {
 	}
 	if ds.CapacityGB <= 0 || ds.FreeGB < 0 || ds.FreeGB > ds.CapacityGB {
 		v.addf("datastore %q: need capacity_gb > 0 and 0 <= free_gb <= capacity_gb", ds.Name)
+	}
+}
+
+func (v *validator) ruleset(rs FirewallRuleset) {
+	if len(rs.Ports) != 2 || rs.Ports[0] <= 0 || rs.Ports[0] > rs.Ports[1] || rs.Ports[1] > 65535 {
+		v.addf("firewall ruleset %q: ports must be [begin, end] with 0 < begin <= end <= 65535", rs.Key)
+	}
+	if rs.Protocol != "tcp" && rs.Protocol != "udp" {
+		v.addf("firewall ruleset %q: protocol must be \"tcp\" or \"udp\"", rs.Key)
+	}
+	if rs.Direction != "inbound" && rs.Direction != "outbound" {
+		v.addf("firewall ruleset %q: direction must be \"inbound\" or \"outbound\"", rs.Key)
 	}
 }
 

@@ -21,6 +21,19 @@ func TestDefaultInventoryIsValid(t *testing.T) {
 	}
 }
 
+func TestRulesetDefaults(t *testing.T) {
+	inv, err := parseInventory(strings.NewReader(`{"datacenters": [{"name": "DC",
+		"standalone_hosts": [{"name": "h", "memory_mb": 1, "cpu_cores": 1, "cpu_mhz": 1}],
+		"firewall_rulesets": [{"key": "vnc", "ports": [5900, 9999]}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := inv.Datacenters[0].FirewallRulesets[0]
+	if rs.Label != "vnc" || rs.Protocol != "tcp" || rs.Direction != "inbound" || rs.Enabled {
+		t.Errorf("ruleset defaults not applied: %+v", rs)
+	}
+}
+
 func TestSelectHostsKeepsInventoryOrder(t *testing.T) {
 	dc := Datacenter{
 		Clusters:        []Cluster{{Name: "C", Hosts: []Host{{Name: "c1"}, {Name: "c2"}}}},
@@ -48,6 +61,9 @@ func TestParseInventoryDefaults(t *testing.T) {
 	if ds := dc.Datastores[0]; ds.RemotePath != "/exports/ds" || ds.RemoteHost == "" {
 		t.Errorf("NFS defaults not applied: %+v", ds)
 	}
+	if rs := dc.FirewallRulesets; len(rs) != 0 {
+		t.Errorf("no ruleset expected: %+v", rs)
+	}
 	if vm := dc.VMs[0]; vm.CPUs != 1 || vm.PowerState != powerOn {
 		t.Errorf("vm defaults not applied: %+v", vm)
 	}
@@ -74,6 +90,16 @@ func TestParseInventoryRejects(t *testing.T) {
 			`{"datacenters": [{"name": "DC", "standalone_hosts": [{"name": "h", "memory_mb": 1, "cpu_cores": 1, "cpu_mhz": 1}],
 				"datastores": [{"name": "ds", "type": "local", "capacity_gb": 1, "clusters": ["nope"]}]}]}`,
 			`datastore "ds": unknown cluster "nope"`,
+		},
+		"firewall ruleset with a backwards port range": {
+			`{"datacenters": [{"name": "DC", "standalone_hosts": [{"name": "h", "memory_mb": 1, "cpu_cores": 1, "cpu_mhz": 1}],
+				"firewall_rulesets": [{"key": "vnc", "ports": [6000, 5900]}]}]}`,
+			`firewall ruleset "vnc": ports must be [begin, end]`,
+		},
+		"distributed switch named like a network": {
+			`{"datacenters": [{"name": "DC", "standalone_hosts": [{"name": "h", "memory_mb": 1, "cpu_cores": 1, "cpu_mhz": 1}],
+				"networks": [{"name": "n"}], "distributed_switches": [{"name": "n"}]}]}`,
+			`distributed switch "n" is defined twice`,
 		},
 		"vm on unmounted datastore": {
 			`{"datacenters": [{"name": "DC", "standalone_hosts": [

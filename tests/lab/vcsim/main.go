@@ -27,9 +27,9 @@ import (
 type options struct {
 	listen, username, passwordFile string
 	password                       string
-	certFile, keyFile          string
-	inventory, stateDir        string
-	dumpDefaultInventory       bool
+	certFile, keyFile              string
+	inventory, stateDir            string
+	dumpDefaultInventory           bool
 }
 
 // errUsage reports a command line error that has already been printed.

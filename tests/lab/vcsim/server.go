@@ -52,8 +52,11 @@ var taskHooks = map[string]func(*simulator.Method){
 	"ReconfigureComputeResource_Task": reconfigureCluster,
 	"EnterMaintenanceMode_Task":       func(*simulator.Method) { refreshSummaries() },
 	"ExitMaintenanceMode_Task":        func(*simulator.Method) { refreshSummaries() },
-	"AddHost_Task":                    func(*simulator.Method) { refreshSummaries() },
-	"AddStandaloneHost_Task":          func(*simulator.Method) { refreshSummaries() },
+	"AddHost_Task":                    hostsAdded,
+	"AddStandaloneHost_Task":          hostsAdded,
+	"AddDVPortgroup_Task":             addedPortgroups,
+	"ReconfigureDVPortgroup_Task":     reconfiguredPortgroup,
+	"Destroy_Task":                    destroyedPortgroup,
 }
 
 func reconfigureCluster(m *simulator.Method) {

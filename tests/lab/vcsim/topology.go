@@ -10,25 +10,31 @@ import (
 // lab's port groups all live on it.
 const vSwitch = "vSwitch0"
 
-// attachPortgroup makes network a port group of host, in the host's network
-// configuration and in the reference lists clients read (host.network,
-// network.host, computeResource.network). Repeating it is harmless.
-func attachPortgroup(host *simulator.HostSystem, network *mo.Network, vlan int32) {
-	ensureHostPortgroup(host.Config.Network, network.Name, vlan)
+// portgroupKeyPrefix starts the key ESX gives a standard port group.
+const portgroupKeyPrefix = "key-vim.host.PortGroup-"
+
+// attachPortgroup makes network a port group of host as spec describes it,
+// in the host's network configuration and in the reference lists clients
+// read (host.network, network.host, computeResource.network). Repeating it
+// is harmless.
+func attachPortgroup(host *simulator.HostSystem, network *mo.Network, spec types.HostPortGroupSpec) {
+	ensureHostPortgroup(host.Config.Network, spec)
 	addRef(&host.Network, network.Self)
 	addRef(&network.Host, host.Self)
 	addRef(&computeResourceOf(host).Network, network.Self)
 }
 
-func ensureHostPortgroup(info *types.HostNetworkInfo, name string, vlan int32) {
-	key := "key-vim.host.PortGroup-" + name
-	sw := findVswitch(info, vSwitch)
+// ensureHostPortgroup lists the port group on its switch and sets its spec.
+// The switch must exist.
+func ensureHostPortgroup(info *types.HostNetworkInfo, spec types.HostPortGroupSpec) {
+	key := portgroupKeyPrefix + spec.Name
+	sw := vswitchNamed(info, spec.VswitchName)
 
 	// ESX lists port group keys on the switch; the simulator's AddPortGroup
 	// adds the bare name instead.
 	listed := false
 	for i, pg := range sw.Portgroup {
-		if pg == name {
+		if pg == spec.Name {
 			sw.Portgroup[i] = key
 		}
 		listed = listed || sw.Portgroup[i] == key
@@ -37,38 +43,33 @@ func ensureHostPortgroup(info *types.HostNetworkInfo, name string, vlan int32) {
 		sw.Portgroup = append(sw.Portgroup, key)
 	}
 
-	for i := range info.Portgroup {
-		if pg := &info.Portgroup[i]; pg.Key == key {
-			pg.Vswitch = sw.Key
-			pg.Spec.VlanId = vlan
-			return
-		}
-	}
-
 	var policy types.HostNetworkPolicy
 	if sw.Spec.Policy != nil {
 		policy = *sw.Spec.Policy
+	}
+	for i := range info.Portgroup {
+		if pg := &info.Portgroup[i]; pg.Key == key {
+			pg.Vswitch = sw.Key
+			pg.Spec = spec
+			pg.ComputedPolicy = policy
+			return
+		}
 	}
 	info.Portgroup = append(info.Portgroup, types.HostPortGroup{
 		Key:            key,
 		Vswitch:        sw.Key,
 		ComputedPolicy: policy,
-		Spec: types.HostPortGroupSpec{
-			Name:        name,
-			VlanId:      vlan,
-			VswitchName: sw.Name,
-		},
+		Spec:           spec,
 	})
 }
 
-func findVswitch(info *types.HostNetworkInfo, name string) *types.HostVirtualSwitch {
+func vswitchNamed(info *types.HostNetworkInfo, name string) *types.HostVirtualSwitch {
 	for i := range info.Vswitch {
 		if info.Vswitch[i].Name == name {
 			return &info.Vswitch[i]
 		}
 	}
-	// Every host is cloned from the simulator's ESX template, which has it.
-	panic("host has no " + name)
+	return nil
 }
 
 // mountDatastore mounts ds on host, keeping the datastore's mount list, the
@@ -92,7 +93,7 @@ func mountDatastore(ds *simulator.Datastore, host *simulator.HostSystem) {
 
 	// The simulator expects the host and its datastore system to share
 	// one list; datastores created later through the API rely on it.
-	dss := simulator.Map.Get(*host.ConfigManager.DatastoreSystem).(*simulator.HostDatastoreSystem)
+	dss := hostDatastoreSystem(host)
 	addRef(&dss.Datastore, ds.Self)
 	host.Datastore = dss.Datastore
 
@@ -112,7 +113,7 @@ func renumberDatastore(ds *simulator.Datastore, host *simulator.HostSystem, dc *
 	simulator.Map.Put(ds) // assigns the next free "datastore-N"
 
 	folder := simulator.Map.Get(*ds.Parent).(*simulator.Folder)
-	dss := simulator.Map.Get(*host.ConfigManager.DatastoreSystem).(*simulator.HostDatastoreSystem)
+	dss := hostDatastoreSystem(host)
 	browser := simulator.Map.Get(ds.Browser).(*simulator.HostDatastoreBrowser)
 	lists := []*[]types.ManagedObjectReference{
 		&folder.ChildEntity, &dc.Datastore, &dss.Datastore, &host.Datastore,
@@ -149,4 +150,31 @@ func addRef(list *[]types.ManagedObjectReference, ref types.ManagedObjectReferen
 	}
 	l := *list
 	*list = append(l[:len(l):len(l)], ref)
+}
+
+// removeRef removes ref from list, into a fresh array for the same reason
+// as addRef.
+func removeRef(list *[]types.ManagedObjectReference, ref types.ManagedObjectReference) {
+	var kept []types.ManagedObjectReference
+	for _, r := range *list {
+		if r != ref {
+			kept = append(kept, r)
+		}
+	}
+	*list = kept
+}
+
+// datacenterOf walks up from ref to the datacenter that holds it.
+func datacenterOf(ref types.ManagedObjectReference) *simulator.Datacenter {
+	for {
+		obj := simulator.Map.Get(ref)
+		if dc, ok := obj.(*simulator.Datacenter); ok {
+			return dc
+		}
+		entity, ok := obj.(mo.Entity)
+		if !ok || entity.Entity().Parent == nil {
+			panic("no datacenter above " + ref.String())
+		}
+		ref = *entity.Entity().Parent
+	}
 }

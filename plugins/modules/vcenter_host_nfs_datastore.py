@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, nova_vsphere.mixed_cloud contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vcenter_host_nfs_datastore
+short_description: Mount one NFS export as a datastore on every host of a cluster
+version_added: 0.1.0
+description:
+  - Mounts the NFS export O(server):O(path) as the datastore O(name) on every connected
+    host of the cluster that does not mount it yet, so that the storage is shared and DRS
+    can run a VM on any host. With O(state=absent), unmounts it from the cluster's hosts;
+    vCenter drops the datastore once no host mounts it.
+  - Fails, and changes nothing, when a datastore of that name already exists in the
+    datacenter for another export or kind of volume.
+  - Hosts that are not connected cannot be configured; they are listed in the result and
+    reported in a warning.
+author:
+  - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
+options:
+  datacenter:
+    description: The datacenter of the cluster, needed only when the cluster name is not unique.
+    type: str
+  cluster:
+    description: The cluster whose hosts mount the datastore.
+    type: str
+    required: true
+  name:
+    description: The datastore's name. Make it match nova's C([vmware] datastore_regex).
+    type: str
+    required: true
+  server:
+    description: The NFS server's host name or address. Required with O(state=present).
+    type: str
+  path:
+    description: The exported path on the server. Required with O(state=present).
+    type: str
+  nfs_version:
+    description: The NFS protocol version.
+    type: str
+    choices: ["3", "4.1"]
+    default: "3"
+  read_only:
+    description: Mount read-only. Nova needs to write its instances, so leave it off for instance storage.
+    type: bool
+    default: false
+  state:
+    description: Whether the hosts of the cluster mount the datastore.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - nova_vsphere.mixed_cloud.vcenter
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+notes:
+  - The mount options of hosts that already mount the datastore are not changed.
+  - Unmounting fails on a host where VMs still use the datastore.
+"""
+
+EXAMPLES = r"""
+- name: Shared instance storage for Cluster-B
+  nova_vsphere.mixed_cloud.vcenter_host_nfs_datastore:
+    cluster: Cluster-B
+    name: nfs-nova
+    server: nfs.example.com
+    path: /exports/nova
+"""
+
+RETURN = r"""
+datastore:
+  description: The datastore as it is after this task (in check mode, as it would be).
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The datastore's name.
+      type: str
+      sample: nfs-nova
+    state:
+      description: V(present) or V(absent).
+      type: str
+      sample: present
+    mounted_on:
+      description: The cluster's hosts that mount it.
+      type: list
+      elements: str
+      sample: [esx-b1.lab.local, esx-b2.lab.local, esx-b3.lab.local]
+    skipped_hosts:
+      description: Hosts of the cluster that are not connected, left unconfigured.
+      type: list
+      elements: str
+      sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils._cluster_reads import locate_cluster
+from ..module_utils._errors import BackendError, failing_cleanly
+from ..module_utils._host_reads import read_datacenter_datastores, read_host_storage
+from ..module_utils._nfs import NFS_TYPES, plan_nfs
+from ..module_utils._vcenter import managed_object_types, vcenter_argument_spec, vcenter_session
+
+ARGUMENT_SPEC = dict(
+    datacenter=dict(type="str"),
+    cluster=dict(type="str", required=True),
+    name=dict(type="str", required=True),
+    server=dict(type="str"),
+    path=dict(type="str"),
+    nfs_version=dict(type="str", choices=["3", "4.1"], default="3"),
+    read_only=dict(type="bool", default=False),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+def apply(client, params, plan):
+    vim = managed_object_types()
+    name = params["name"]
+    for host in plan["hosts"]:
+        storage = client.ref(vim.host.DatastoreSystem, host["manager"])
+        if params["state"] == "absent":
+            datastore = client.ref(vim.Datastore, plan["datastore"]["moid"])
+            client.invoke("unmount datastore %s from %s" % (name, host["name"]), storage.RemoveDatastore, datastore)
+            continue
+        spec = vim.host.NasVolume.Specification(
+            remoteHost=params["server"], remotePath=params["path"], localPath=name,
+            accessMode="readOnly" if params["read_only"] else "readWrite", type=NFS_TYPES[params["nfs_version"]])
+        if params["nfs_version"] == "4.1":
+            spec.remoteHostNames = [params["server"]]
+        client.invoke("mount %s:%s as datastore %s on %s" % (params["server"], params["path"], name, host["name"]),
+                      storage.CreateNasDatastore, spec)
+
+
+def main():
+    module = AnsibleModule(argument_spec=vcenter_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True,
+                           required_if=[("state", "present", ["server", "path"])])
+    params = module.params
+    with failing_cleanly(module), vcenter_session(params) as client:
+        cluster = locate_cluster(client, params["cluster"], params["datacenter"])
+        plan = plan_nfs(read_host_storage(client, cluster["moid"]), read_datacenter_datastores(client, cluster["datacenter_moid"]),
+                        params["name"], params["server"], params["path"], params["nfs_version"], params["state"])
+        if plan["problems"]:
+            raise BackendError(" ".join(plan["problems"]))
+        if plan["hosts"] and not module.check_mode:
+            apply(client, params, plan)
+        if plan["skipped"]:
+            module.warn("Not connected, so not configured: %s." % ", ".join(plan["skipped"]))
+        module.exit_json(changed=bool(plan["hosts"]), diff={"before": plan["before"], "after": plan["after"]},
+                         datastore={"name": params["name"], "state": params["state"], "mounted_on": plan["after"]["mounted_on"],
+                                    "skipped_hosts": plan["skipped"]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Tests that need an inventory of their own, on a private instance of the lab's simulator.
+
+- The facts are read in bulk: the SOAP calls made for a cluster of 40 hosts (with their
+  datastores and VMs) are exactly those made for a cluster of one host.
+- Ambiguous cluster names (the same name in two datacenters).
+- Disconnected and maintenance-mode hosts.
+
+The shared lab cannot host these: 0.24's simulator cannot remove a cluster, so the state
+would leak into every later test.
+"""
+
+import collections
+import json
+import os
+import secrets
+import socket
+import subprocess
+
+import pytest
+
+from conftest import clean_env, run_module
+from test_vcenter_cluster import LabEnv, lab_vcenter
+
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._cluster import compile_datastore_regex
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._vcenter import vcenter_session
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.modules.vcenter_cluster import read_cluster
+
+BIG = 40
+
+
+def host(name, **facts):
+    return dict({"name": name, "memory_mb": 65536, "memory_used_mb": 4096, "cpu_cores": 16, "cpu_threads": 32,
+                 "cpu_mhz": 2000}, **facts)
+
+
+def inventory():
+    big = [host("big-%02d.lab" % i) for i in range(BIG)]
+    big[0]["connection_state"] = "disconnected"
+    big[1]["maintenance_mode"] = True
+    vms = [{"name": "vm-%02d" % i, "host": "big-%02d.lab" % i, "datastore": "nfs-big", "memory_mb": 1024} for i in range(2, BIG)]
+    vms[0]["extra_config"] = {"nvp.vm-uuid": "0b7e1f6a-9d0c-4d8e-8f35-5b0c7c6b1e11"}
+    return {"datacenters": [
+        {"name": "DC1",
+         "clusters": [{"name": "Small", "drs_enabled": True, "hosts": [host("small-1.lab")]},
+                      {"name": "Big", "drs_enabled": True, "hosts": big}],
+         "datastores": [{"name": "nfs-big", "type": "nfs", "capacity_gb": 8192, "free_gb": 4096, "clusters": ["Big"]},
+                        {"name": "nfs-small", "type": "nfs", "capacity_gb": 1024, "free_gb": 512, "clusters": ["Small"]}]
+         + [{"name": "local-%s" % item["name"], "type": "local", "capacity_gb": 100, "free_gb": 50, "hosts": [item["name"]]}
+            for item in big],
+         "firewall_rulesets": [{"key": "vnc", "ports": [5900, 9999]}],
+         "vms": vms},
+        {"name": "DC2", "clusters": [{"name": "Small", "hosts": [host("dc2-small-1.lab")]}],
+         "datastores": [{"name": "local-dc2", "type": "local", "capacity_gb": 100, "free_gb": 50, "clusters": ["Small"]}]},
+    ]}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def private_vcenter(lab, tmp_path_factory):
+    """A simulator of our own on a free port, built by the lab, with the lab's certificate."""
+    workdir = tmp_path_factory.mktemp("private-vcsim")
+    (workdir / "inventory.json").write_text(json.dumps(inventory()))
+    password = secrets.token_urlsafe(16)
+    password_file = workdir / "password"
+    password_file.write_text(password)
+    port = free_port()
+    state = lab["state"]
+    process = subprocess.Popen(
+        [str(state / "bin" / "vcsim"), "--listen", "127.0.0.1:%d" % port, "--username", "administrator@vsphere.local",
+         "--password-file", str(password_file), "--cert", str(state / "pki" / "vcenter.crt"),
+         "--key", str(state / "pki" / "vcenter.key"), "--inventory", str(workdir / "inventory.json"),
+         "--state-dir", str(workdir / "state")],
+        stdout=subprocess.PIPE, stderr=open(workdir / "vcsim.log", "w"), text=True)
+    try:
+        assert process.stdout.readline().startswith("VCSIM READY"), (workdir / "vcsim.log").read_text()
+        yield LabEnv(lab_vcenter(lab), VMWARE_PORT=str(port), VMWARE_PASSWORD=password)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class SoapCalls:
+    """Counts every SOAP call a pyVmomi session makes, lazy property reads included."""
+
+    def __init__(self, stub):
+        self.names = []
+        invoke_method, invoke_accessor = stub.InvokeMethod, stub.InvokeAccessor
+
+        def method(mo, info, args, *rest):
+            self.names.append(info.name)
+            return invoke_method(mo, info, args, *rest)
+
+        def accessor(mo, info):
+            self.names.append("lazy read of %s.%s" % (type(mo).__name__, info.name))
+            return invoke_accessor(mo, info)
+
+        stub.InvokeMethod, stub.InvokeAccessor = method, accessor
+
+
+@pytest.fixture
+def session(private_vcenter, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", private_vcenter["SSL_CERT_FILE"])
+    params = {"hostname": private_vcenter["VMWARE_HOST"], "port": int(private_vcenter["VMWARE_PORT"]),
+              "username": private_vcenter["VMWARE_USER"], "password": private_vcenter["VMWARE_PASSWORD"],
+              "validate_certs": True}
+    with vcenter_session(params) as client:
+        yield client
+
+
+def test_facts_are_read_in_bulk_whatever_the_size_of_the_cluster(session):
+    calls = SoapCalls(session.service_instance._stub)
+    regex = compile_datastore_regex("^nfs-")
+    small = read_cluster(session, {"cluster": "Small", "datacenter": "DC1"}, regex)[2]
+    small_calls, calls.names = collections.Counter(calls.names), []
+    big = read_cluster(session, {"cluster": "Big", "datacenter": "DC1"}, regex)[2]
+    big_calls = collections.Counter(calls.names)
+
+    assert (len(small["hosts"]), len(big["hosts"])) == (1, BIG)
+    assert (len(small["datastores"]), len(big["datastores"])) == (1, BIG + 1)
+    assert len(big["vms"]["unmanaged"]) == BIG - 3
+    assert big_calls == small_calls
+    # One PropertyCollector call per object kind: datacenters, folders, compute resources,
+    # the cluster's config, hosts, datastores, VMs; a ContainerView for all but the listed objects.
+    assert big_calls["RetrievePropertiesEx"] == 7
+    assert big_calls["CreateContainerView"] == big_calls["Destroy"] == 5
+    assert not [name for name in big_calls if name.startswith("lazy read")]
+
+
+def test_ambiguous_cluster_name_needs_the_datacenter(private_vcenter):
+    env = clean_env(**private_vcenter)
+    run = run_module("vcenter_cluster", {"cluster": "Small"}, env=env)
+    assert run.failed
+    assert run.msg.startswith("Cluster name Small is ambiguous: DC1/Small (")
+    assert run.msg.endswith("); set the datacenter option to choose one.")
+    assert "DC2/Small (" in run.msg
+    chosen = run_module("vcenter_cluster", {"cluster": "Small", "datacenter": "DC2"}, env=env)
+    assert not chosen.failed, chosen.output
+    assert chosen.result["cluster"]["datacenter"] == "DC2"
+    assert [item["name"] for item in chosen.result["cluster"]["hosts"]] == ["dc2-small-1.lab"]
+
+
+def test_disconnected_and_maintenance_hosts(private_vcenter):
+    env = clean_env(**private_vcenter)
+    run = run_module("vcenter_cluster", {"cluster": "Big", "datastore_regex": "^nfs-", "require_shared_datastore": True}, env=env)
+    assert not run.failed, run.output
+    facts = run.result["cluster"]
+    states = {item["name"]: (item["connection_state"], item["maintenance_mode"]) for item in facts["hosts"]}
+    assert states["big-00.lab"] == ("disconnected", False) and states["big-01.lab"] == ("connected", True)
+    # Nova counts neither: 38 hosts of 32 threads and 64 GiB.
+    assert facts["capacity"]["usable_hosts"] == BIG - 2
+    assert facts["capacity"]["cpu_threads"] == 32 * (BIG - 2)
+    assert facts["capacity"]["memory_mb"] == 65536 * (BIG - 2)
+    # The VM with nova's extra config key is nova's; the others are not.
+    assert facts["vms"]["nova_managed"] == 1
+
+    firewall = run_module("vcenter_host_firewall", {"cluster": "Big", "ruleset": "vnc"}, env=env)
+    assert not firewall.failed, firewall.output
+    assert firewall.result["firewall"]["skipped_hosts"] == ["big-00.lab"]
+    assert len(firewall.result["firewall"]["hosts"]) == BIG - 1
+    assert "Not connected, so not configured: big-00.lab." in firewall.result["warnings"]
+
+    mount = run_module("vcenter_host_nfs_datastore", {"cluster": "Big", "name": "nfs-extra", "server": "nfs.lab",
+                                                      "path": "/extra"}, env=env)
+    assert not mount.failed, mount.output
+    assert mount.result["datastore"]["skipped_hosts"] == ["big-00.lab"]
+    assert "big-00.lab" not in mount.result["datastore"]["mounted_on"]
+    assert len(mount.result["datastore"]["mounted_on"]) == BIG - 1
+
+
+def test_cluster_module_does_not_run_out_of_its_datacenter(private_vcenter):
+    run = run_module("vcenter_cluster", {"cluster": "Big", "datacenter": "DC2"}, env=clean_env(**private_vcenter))
+    assert run.failed
+    assert run.msg == "Cluster Big not found in datacenter DC2; it has: DC2/Small."
+
+
+def test_module_process_never_sees_the_password_in_its_output(private_vcenter):
+    run = run_module("vcenter_cluster", {"cluster": "Small", "datacenter": "DC1"}, env=clean_env(**private_vcenter))
+    assert not run.failed, run.output
+    assert private_vcenter["VMWARE_PASSWORD"] not in run.output
+    assert os.environ.get("VMWARE_PASSWORD") != private_vcenter["VMWARE_PASSWORD"]
