@@ -30,8 +30,12 @@ def _listing(names):
     return ", ".join(sorted(names)) or "none"
 
 
-def find_cluster(datacenters, folders, compute_resources, cluster, datacenter=None):
-    """The one cluster called ``cluster`` (in ``datacenter`` if given), or a BackendError naming those that exist."""
+def find_cluster(datacenters, folders, compute_resources, cluster, datacenter=None, ambiguity_fix=None):
+    """The one cluster called ``cluster`` (in ``datacenter`` if given), or a BackendError naming those that exist.
+
+    ``ambiguity_fix``, when given, is the advice the ambiguous-name error ends with, for a caller
+    that has no datacenter option to offer.
+    """
     parents = {item["moid"]: item["parent"] for item in folders + compute_resources + datacenters}
     scope = datacenters
     if datacenter is not None:
@@ -56,7 +60,9 @@ def find_cluster(datacenters, folders, compute_resources, cluster, datacenter=No
             cluster, where, _listing("%s/%s" % (item["datacenter"], item["name"]) for item in clusters)))
     if len(matches) > 1:
         places = ", ".join(sorted("%s/%s (%s)" % (item["datacenter"], item["name"], item["moid"]) for item in matches))
-        if datacenter is None and len({item["datacenter_moid"] for item in matches}) == len(matches):
+        if ambiguity_fix is not None:
+            fix = ambiguity_fix
+        elif datacenter is None and len({item["datacenter_moid"] for item in matches}) == len(matches):
             fix = "set the datacenter option to choose one"
         else:
             fix = "they sit in different folders of one datacenter: rename all but one"

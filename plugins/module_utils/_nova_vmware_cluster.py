@@ -2,67 +2,44 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The cluster a nova-compute will drive, and the datastores it can put instances on.
 
-Pure functions over the plain dicts of ``_vcenter_reads``. They apply nova's own rules
-(nova/virt/vmwareapi/ds_util.py): a datastore of the cluster qualifies when it is
-accessible, not in maintenance, of a type nova supports, and ``re.match`` (anchored at the
-start of the name: not a search) accepts its name; nova then takes the one with the most
-free space. On top of that, a datastore is only safe when every connected host of the
-cluster mounts it, since DRS may start or move an instance to any of them.
+A thin layer over ``_cluster``, which holds nova's rules for vcenter_cluster as well.
+Nova finds its cluster by name alone, anywhere in vCenter (vm_util.get_cluster_ref_by_name),
+and looks only at the datastores that cluster lists (ds_util.get_datastore); of those it
+takes the valid one (ds_util._is_datastore_valid) with the most free space. On top of
+that, a datastore is only safe when every connected host of the cluster mounts it, since
+DRS may start or move an instance to any of them. Pure functions; errors are BackendError.
 """
 
 from __future__ import annotations
 
-import re
+from ._cluster import cluster_facts, compile_datastore_regex, find_cluster, shared_datastore_problem
+from ._errors import BackendError
 
-from ._nova_vmware_options import ConfigError
-
-NOVA_DATASTORE_TYPES = ("VMFS", "NFS", "NFS41", "vsan")
-
-
-def _nova_can_use(datastore):
-    return (datastore["accessible"] and datastore["type"] in NOVA_DATASTORE_TYPES
-            and datastore.get("maintenance_mode") in (None, "normal"))
+# nova has no datacenter setting to choose between clusters of one name.
+AMBIGUITY_FIX = "nova would drive whichever vCenter lists first: rename all but one"
+RESULT_DATASTORE_KEYS = ("name", "type", "free_mb", "capacity_mb")
 
 
-def _names(items):
-    return ", ".join(sorted(item["name"] for item in items)) or "none"
+def find_nova_cluster(datacenters, folders, compute_resources, cluster_name):
+    """The one cluster named ``cluster_name`` in the whole vCenter, as nova looks it up, or a BackendError."""
+    return find_cluster(datacenters, folders, compute_resources, cluster_name, ambiguity_fix=AMBIGUITY_FIX)
 
 
-def cluster_datastores(cluster_name, datastore_regex, compute_resources, hosts, datastores):
-    """The cluster and its usable shared datastores (most free first), or ConfigError saying why not."""
-    clusters = [item for item in compute_resources if item["is_cluster"] and item["name"] == cluster_name]
-    if not clusters:
-        raise ConfigError("vCenter has no cluster named %s (its clusters: %s)." % (
-            cluster_name, _names(item for item in compute_resources if item["is_cluster"])))
-    if len(clusters) > 1:
-        raise ConfigError("%d clusters are named %s (%s): nova would drive whichever vCenter lists first; rename all but one."
-                          % (len(clusters), cluster_name, ", ".join(sorted(item["moid"] for item in clusters))))
-    cluster = clusters[0]
-    connected = {host["moid"]: host["name"] for host in hosts
-                 if host["parent"] == cluster["moid"] and host["connection_state"] == "connected"}
-    if not connected:
-        raise ConfigError("Cluster %s has no connected host: nova would see no capacity there." % cluster_name)
+def cluster_datastores(cluster, datastore_regex, hosts, datastores):
+    """The cluster's connected hosts and the shared datastores nova may use (most free first), or a BackendError saying why none.
 
-    pattern = re.compile(datastore_regex) if datastore_regex else None
-    usable = [ds for ds in datastores if set(ds["mounted_on"]) & set(connected) and _nova_can_use(ds)]
-    matching = [ds for ds in usable if pattern is None or pattern.match(ds["name"])]
-    shared = [ds for ds in matching if set(connected) <= set(ds["mounted_on"])]
-    if pattern:
-        subject = "datastore_regex %r matches" % datastore_regex
-    else:
-        subject = "There is"
-    if not matching:
-        raise ConfigError("%s no datastore of %s that nova can use (accessible, not in maintenance, type %s); those it can use: %s."
-                          % (subject, cluster_name, "/".join(NOVA_DATASTORE_TYPES), _names(usable)))
-    if not shared:
-        missing = "; ".join("%s is not mounted on %s" % (ds["name"], ", ".join(sorted(
-            name for moid, name in connected.items() if moid not in ds["mounted_on"]))) for ds in matching)
-        raise ConfigError("%s no datastore that all %d connected hosts of %s mount (%s): an instance that DRS moves "
-                          "to a host without its datastore cannot run there." % (subject, len(connected), cluster_name, missing))
+    ``cluster`` is what ``find_nova_cluster`` returns, ``hosts`` are the cluster's hosts and
+    ``datastores`` the datastores the cluster lists (``_cluster_reads.read_cluster_datastores``).
+    """
+    facts = cluster_facts(hosts, datastores, (), compile_datastore_regex(datastore_regex))
+    problem = shared_datastore_problem(cluster["name"], facts)
+    if problem:
+        raise BackendError(problem)
+    shared = [ds for ds in facts["datastores"] if ds["usable_by_nova"] and ds["shared"]]
     return {
-        "cluster": cluster_name,
+        "cluster": cluster["name"],
         "cluster_moid": cluster["moid"],
-        "connected_hosts": sorted(connected.values()),
-        "datastores": [{"name": ds["name"], "type": ds["type"], "free_mb": ds["free_mb"], "capacity_mb": ds["capacity_mb"]}
+        "connected_hosts": [host["name"] for host in facts["hosts"] if host["connection_state"] == "connected"],
+        "datastores": [{key: ds[key] for key in RESULT_DATASTORE_KEYS}
                        for ds in sorted(shared, key=lambda ds: (-ds["free_mb"], ds["name"]))],
     }

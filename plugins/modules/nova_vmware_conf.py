@@ -256,12 +256,13 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils._cluster_reads import read_cluster_config, read_cluster_datastores
 from ..module_utils._errors import failing_cleanly
 from ..module_utils._ini import IniError, read as read_ini
-from ..module_utils._nova_vmware_cluster import cluster_datastores
+from ..module_utils._nova_vmware_cluster import cluster_datastores, find_nova_cluster
 from ..module_utils._nova_vmware_options import OPTIONS, SECTION, WSDL_REMOVED, ConfigError, plan, vcenter_params, view
-from ..module_utils._vcenter import vcenter_session
-from ..module_utils._vcenter_reads import read_compute_resources, read_datastores, read_hosts
+from ..module_utils._vcenter import managed_object_types, vcenter_session
+from ..module_utils._vcenter_reads import read_compute_resources, read_datacenters, read_folders, read_hosts
 
 
 def argument_spec():
@@ -357,8 +358,12 @@ def write_file(module, path, data, uid, gid, mode):
 def validate(values):
     """Log in as nova will, and check the cluster and its datastores."""
     with vcenter_session(vcenter_params(values)) as client:
-        found = cluster_datastores(values["cluster_name"], values.get("datastore_regex"),
-                                   read_compute_resources(client), read_hosts(client), read_datastores(client))
+        cluster = find_nova_cluster(read_datacenters(client), read_folders(client), read_compute_resources(client),
+                                    values["cluster_name"])
+        # Nova looks only at the datastores the cluster lists (ds_util.get_datastore).
+        moids = read_cluster_config(client, cluster["moid"])["datastores"]
+        hosts = read_hosts(client, root=client.ref(managed_object_types().ClusterComputeResource, cluster["moid"]))
+        found = cluster_datastores(cluster, values.get("datastore_regex"), hosts, read_cluster_datastores(client, moids))
         found["vcenter"] = client.endpoint
     return found
 

@@ -99,7 +99,7 @@ def test_wrong_cluster_fails_and_writes_nothing(conf, vcenter):
     run = configure(conf, validate=True, cluster_name="Cluster-Z", **vcenter)
     untouched(conf, run)
     # Other tests may add clusters to the shared simulator: only the lab's own are certain.
-    assert run.msg.startswith("vCenter has no cluster named Cluster-Z (its clusters: Cluster-A, Cluster-B")
+    assert run.msg.startswith("Cluster Cluster-Z not found in this vCenter; it has: DC1/Cluster-A, DC1/Cluster-B")
 
 
 def test_wrong_password_fails_names_the_options_and_writes_nothing(conf, vcenter):
@@ -114,8 +114,8 @@ def test_wrong_password_fails_names_the_options_and_writes_nothing(conf, vcenter
 def test_datastore_not_shared_by_all_hosts_fails_and_writes_nothing(conf, vcenter):
     run = configure(conf, validate=True, cluster_name="Cluster-A", datastore_regex="nfs-a-", **vcenter)
     untouched(conf, run)
-    assert run.msg == ("datastore_regex 'nfs-a-' matches no datastore that all 3 connected hosts of Cluster-A mount "
-                       "(nfs-a-partial is not mounted on esx-a3.lab.local): an instance that DRS moves to a host without "
+    assert run.msg == ("In cluster Cluster-A, datastore_regex 'nfs-a-' matches no datastore that every connected host "
+                       "mounts (nfs-a-partial is not mounted on esx-a3.lab.local): a VM DRS places on a host without "
                        "its datastore cannot run there.")
 
 

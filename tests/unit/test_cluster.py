@@ -70,6 +70,14 @@ def test_ambiguous_cluster_says_how_to_choose():
         find("Twin", "DC2")
 
 
+def test_ambiguous_cluster_advice_can_be_given_by_a_caller_without_a_datacenter_option():
+    with pytest.raises(BackendError) as error:
+        find_cluster(DATACENTERS, FOLDERS, COMPUTE, "Shared", ambiguity_fix="rename all but one")
+    assert str(error.value) == "Cluster name Shared is ambiguous: DC1/Shared (domain-c2), DC2/Shared (domain-c3); rename all but one."
+    with pytest.raises(BackendError, match="; rename all but one.$"):
+        find_cluster(DATACENTERS, FOLDERS, COMPUTE, "Twin", "DC2", ambiguity_fix="rename all but one")
+
+
 def test_ambiguous_datacenter():
     datacenters = DATACENTERS + [{"moid": "dc-3", "name": "DC1", "parent": "group-d1"}]
     with pytest.raises(BackendError, match=r"^Datacenter name DC1 is ambiguous: 2 datacenters"):

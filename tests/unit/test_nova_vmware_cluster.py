@@ -1,33 +1,54 @@
-"""The cluster and datastores nova_vmware_conf's validate accepts, over _vcenter_reads' plain dicts."""
+"""The cluster and datastores nova_vmware_conf's validate accepts, over the plain dicts of the reads modules."""
 
 import pytest
 
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._nova_vmware_cluster import cluster_datastores
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._nova_vmware_options import ConfigError
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._errors import BackendError
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._nova_vmware_cluster import (
+    cluster_datastores,
+    find_nova_cluster,
+)
 
-COMPUTE = [
-    {"moid": "c-a", "name": "Cluster-A", "parent": "f", "is_cluster": True},
-    {"moid": "c-b", "name": "Cluster-B", "parent": "f", "is_cluster": True},
-    {"moid": "cr-s", "name": "esx-s1", "parent": "f", "is_cluster": False},
+DATACENTERS = [{"moid": "dc-1", "name": "DC1", "parent": "group-d1"}, {"moid": "dc-2", "name": "DC2", "parent": "group-d1"}]
+FOLDERS = [
+    {"moid": "group-d1", "name": "Datacenters", "parent": None},
+    {"moid": "group-h1", "name": "host", "parent": "dc-1"},
+    {"moid": "group-h2", "name": "host", "parent": "dc-2"},
 ]
-HOSTS = [
-    {"moid": "h1", "name": "esx-a1", "parent": "c-a", "connection_state": "connected"},
-    {"moid": "h2", "name": "esx-a2", "parent": "c-a", "connection_state": "connected"},
-    {"moid": "h3", "name": "esx-a3", "parent": "c-a", "connection_state": "connected"},
-    {"moid": "h4", "name": "esx-a4", "parent": "c-a", "connection_state": "notResponding"},
-    {"moid": "hb", "name": "esx-b1", "parent": "c-b", "connection_state": "disconnected"},
+COMPUTE = [
+    {"moid": "c-a", "name": "Cluster-A", "parent": "group-h1", "is_cluster": True},
+    {"moid": "c-b", "name": "Cluster-B", "parent": "group-h1", "is_cluster": True},
+    {"moid": "cr-s", "name": "esx-s1", "parent": "group-h1", "is_cluster": False},
+]
+CLUSTER_A = {"moid": "c-a", "name": "Cluster-A", "datacenter": "DC1", "datacenter_moid": "dc-1"}
+CLUSTER_B = {"moid": "c-b", "name": "Cluster-B", "datacenter": "DC1", "datacenter_moid": "dc-1"}
+
+
+def host(moid, name, parent="c-a", state="connected", maintenance=False):
+    return {"moid": moid, "name": name, "parent": parent, "connection_state": state, "maintenance_mode": maintenance,
+            "memory_mb": 65536, "memory_used_mb": 0, "cpu_threads": 16, "cpu_cores": 8, "cpu_mhz": 2000,
+            "cpu_used_mhz": 0, "datastores": []}
+
+
+# Cluster-A's hosts, as read_hosts returns them with the cluster as root.
+HOSTS_A = [
+    host("h1", "esx-a1"),
+    host("h2", "esx-a2"),
+    host("h3", "esx-a3", maintenance=True),
+    host("h4", "esx-a4", state="notResponding"),
 ]
 
 
 def datastore(name, mounted_on, free_mb=100, kind="NFS", accessible=True):
-    return {"moid": "ds-" + name, "name": name, "type": kind, "free_mb": free_mb, "capacity_mb": 1000,
-            "accessible": accessible, "mounted_on": mounted_on}
+    return {"moid": "ds-" + name, "name": name, "parent": "group-s1", "type": kind, "free_mb": free_mb,
+            "capacity_mb": 1000, "accessible": accessible, "maintenance_mode": None, "mounted_on": mounted_on}
 
 
-DATASTORES = [
+# The datastores Cluster-A lists, as read_cluster_datastores returns them.
+DATASTORES_A = [
     datastore("nfs-a", ["h1", "h2", "h3"], free_mb=300),
     datastore("nfs-a-partial", ["h1", "h2"], free_mb=900),
-    datastore("nfs-a2", ["h1", "h2", "h3", "h4"], free_mb=500),
+    # Also mounted by a host of another cluster: that host neither helps nor hurts.
+    datastore("nfs-a2", ["h1", "h2", "h3", "h4", "hb"], free_mb=500),
     datastore("local-esx-a1", ["h1"], kind="VMFS"),
     datastore("cifs-a", ["h1", "h2", "h3"], kind="CIFS"),
     datastore("gone-a", ["h1", "h2", "h3"], accessible=False),
@@ -35,12 +56,12 @@ DATASTORES = [
 ]
 
 
-def check(cluster="Cluster-A", regex=None, compute=None):
-    return cluster_datastores(cluster, regex, compute or COMPUTE, HOSTS, DATASTORES)
+def check(regex=None, hosts=None, datastores=None, cluster=None):
+    return cluster_datastores(cluster or CLUSTER_A, regex, hosts or HOSTS_A, DATASTORES_A if datastores is None else datastores)
 
 
 def test_shared_matching_datastores_most_free_first():
-    # The host that does not respond is not asked to mount anything.
+    # The host that does not respond is not asked to mount anything; the one in maintenance is.
     assert check(regex="nfs-a") == {
         "cluster": "Cluster-A", "cluster_moid": "c-a", "connected_hosts": ["esx-a1", "esx-a2", "esx-a3"],
         "datastores": [{"name": "nfs-a2", "type": "NFS", "free_mb": 500, "capacity_mb": 1000},
@@ -50,7 +71,7 @@ def test_shared_matching_datastores_most_free_first():
 
 def test_nova_matches_at_the_start_of_the_name():
     assert [ds["name"] for ds in check(regex="nfs-a$")["datastores"]] == ["nfs-a"]
-    with pytest.raises(ConfigError, match="matches no datastore"):
+    with pytest.raises(BackendError, match="matches no datastore nova can use"):
         check(regex="a2")
 
 
@@ -58,34 +79,50 @@ def test_without_a_regex_every_usable_shared_datastore_counts():
     assert [ds["name"] for ds in check()["datastores"]] == ["nfs-a2", "nfs-a"]
 
 
+def test_without_a_usable_datastore_the_clusters_own_are_listed():
+    # validate passes only the datastores the cluster lists, the only ones nova looks at.
+    with pytest.raises(BackendError) as error:
+        check(datastores=[ds for ds in DATASTORES_A if ds["name"] in ("cifs-a", "gone-a")])
+    assert str(error.value) == ("In cluster Cluster-A, there is no datastore nova can use (accessible, type VMFS/NFS/NFS41/vsan); "
+                                "the cluster's datastores: cifs-a, gone-a.")
+
+
 def test_a_datastore_some_hosts_lack_is_refused_and_named():
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(BackendError) as error:
         check(regex="nfs-a-partial")
     assert str(error.value) == (
-        "datastore_regex 'nfs-a-partial' matches no datastore that all 3 connected hosts of Cluster-A mount "
-        "(nfs-a-partial is not mounted on esx-a3): an instance that DRS moves to a host without its datastore cannot run there.")
+        "In cluster Cluster-A, datastore_regex 'nfs-a-partial' matches no datastore that every connected host mounts "
+        "(nfs-a-partial is not mounted on esx-a3): a VM DRS places on a host without its datastore cannot run there.")
 
 
 def test_datastores_nova_cannot_use_do_not_count():
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(BackendError) as error:
         check(regex="(cifs|gone|busy)")
     assert str(error.value) == (
-        "datastore_regex '(cifs|gone|busy)' matches no datastore of Cluster-A that nova can use (accessible, not in maintenance, "
-        "type VMFS/NFS/NFS41/vsan); "
-        "those it can use: local-esx-a1, nfs-a, nfs-a-partial, nfs-a2.")
-
-
-def test_unknown_cluster_names_those_that_exist():
-    with pytest.raises(ConfigError, match=r"^vCenter has no cluster named esx-s1 \(its clusters: Cluster-A, Cluster-B\)\.$"):
-        check("esx-s1")
-
-
-def test_ambiguous_cluster_name_is_refused():
-    twin = dict(COMPUTE[0], moid="c-a2")
-    with pytest.raises(ConfigError, match=r"^2 clusters are named Cluster-A \(c-a, c-a2\)"):
-        check(compute=COMPUTE + [twin])
+        "In cluster Cluster-A, datastore_regex '(cifs|gone|busy)' matches no datastore nova can use "
+        "(accessible, type VMFS/NFS/NFS41/vsan); the cluster's datastores: busy-a, cifs-a, gone-a, local-esx-a1, "
+        "nfs-a, nfs-a-partial, nfs-a2.")
 
 
 def test_cluster_without_connected_hosts():
-    with pytest.raises(ConfigError, match="Cluster Cluster-B has no connected host"):
-        check("Cluster-B")
+    hosts = [host("hb", "esx-b1", parent="c-b", state="disconnected")]
+    with pytest.raises(BackendError, match=r"^Cluster Cluster-B has no connected host\.$"):
+        check(hosts=hosts, datastores=[datastore("nfs-b", ["hb"])], cluster=CLUSTER_B)
+
+
+def test_finds_the_cluster_by_name_in_any_datacenter():
+    assert find_nova_cluster(DATACENTERS, FOLDERS, COMPUTE, "Cluster-A") == CLUSTER_A
+
+
+def test_unknown_cluster_names_those_that_exist():
+    with pytest.raises(BackendError, match=r"^Cluster esx-s1 not found in this vCenter; it has: DC1/Cluster-A, DC1/Cluster-B\.$"):
+        find_nova_cluster(DATACENTERS, FOLDERS, COMPUTE, "esx-s1")
+
+
+def test_ambiguous_cluster_name_is_refused_without_offering_a_datacenter_option():
+    # nova has no datacenter setting: it takes the first cluster of that name vCenter lists.
+    twin = dict(COMPUTE[0], moid="c-a2", parent="group-h2")
+    with pytest.raises(BackendError) as error:
+        find_nova_cluster(DATACENTERS, FOLDERS, COMPUTE + [twin], "Cluster-A")
+    assert str(error.value) == ("Cluster name Cluster-A is ambiguous: DC1/Cluster-A (c-a), DC2/Cluster-A (c-a2); "
+                                "nova would drive whichever vCenter lists first: rename all but one.")
