@@ -99,7 +99,12 @@ def trust_bundle(cfg: LabConfig) -> Path:
     """The system's CAs plus the lab CA, so SSL_CERT_FILE can point at it without side effects."""
     bundle = pki_dir(cfg) / "trust-bundle.pem"
     system = SYSTEM_CA_BUNDLE.read_text() if SYSTEM_CA_BUNDLE.exists() else ""
-    bundle.write_text(system + ca_bundle(cfg).read_text())
+    content = system + ca_bundle(cfg).read_text()
+    if not bundle.exists() or bundle.read_text() != content:
+        # Replaced by a rename: a process reading the bundle never sees it half written.
+        partial = bundle.with_suffix(".pem.tmp")
+        partial.write_text(content)
+        partial.replace(bundle)
     return bundle
 
 
