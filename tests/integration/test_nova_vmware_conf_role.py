@@ -87,5 +87,5 @@ def test_role_stops_before_writing_when_vcenter_disagrees(play):
     run, paths = play[:2]
     completed, output = run(cluster="Cluster-Z")
     assert completed.returncode != 0
-    assert "vCenter has no cluster named Cluster-Z" in output
+    assert "Cluster Cluster-Z not found in this vCenter" in output
     assert not paths["conf"].exists() and not paths["marker"].exists()
