@@ -1,4 +1,4 @@
-"""lab up | down | status | env: the lab's one entry point."""
+"""lab up | down | status | env | proxy-vars: the lab's one entry point."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from . import vcenter
+from . import proxies, vcenter
 from .config import LabConfig, LabError
 from .supervisor import Supervisor, rss_kib
 
@@ -32,7 +32,9 @@ def cmd_up(cfg: LabConfig, sup: Supervisor, only: str | None) -> None:
 
 
 def cmd_down(cfg: LabConfig, sup: Supervisor) -> None:
-    stopped = sup.stop_all()
+    # The proxies' nova-computes first: the role started them, under supervisors of their own.
+    stopped = [f"{host} (proxy)" for host in proxies.stop(cfg)]
+    stopped += sup.stop_all()
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
@@ -60,6 +62,10 @@ def cmd_status(cfg: LabConfig, sup: Supervisor) -> int:
         total += rss
         down += pid is None
         print(f"{name:<22} {pid or 'DOWN':>7} {rss / 1024:>8.0f}  {urls.get(name) or ''}")
+    for host, pid in proxies.supervisor_pids(cfg).items():
+        rss = rss_kib(pid)
+        total += rss
+        print(f"{host + ' (proxy)':<22} {pid:>7} {rss / 1024:>8.0f}  supervisord + nova-compute")
     print(f"total RSS: {total / 1024:.0f} MiB; logs: {cfg.logs}")
     return 1 if down else 0
 
@@ -76,6 +82,15 @@ def cmd_env(cfg: LabConfig, sup: Supervisor) -> None:
     print("export OS_CLOUD='lab-admin'")
 
 
+def cmd_proxy_vars(cfg: LabConfig) -> None:
+    """Write what the proxy_compute_node role needs to provision the lab's proxies, and say where."""
+    cfg.ensure_dirs()
+    inventory, variables = proxies.write(cfg)
+    print(f"inventory: {inventory}")
+    print(f"variables: {variables}")
+    print(f"ansible-playbook -i {inventory} -e @{variables} playbooks/proxy_compute.yml")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="each service, its PID, memory and URL")
     sub.add_parser("env", help="print shell exports that point the collection at the lab")
+    sub.add_parser("proxy-vars", help="write the inventory and variables that provision the lab's VMware proxies")
     args = parser.parse_args(argv)
 
     cfg = LabConfig.from_env()
@@ -97,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_status(cfg, sup)
         elif args.command == "env":
             cmd_env(cfg, sup)
+        elif args.command == "proxy-vars":
+            cmd_proxy_vars(cfg)
     except LabError as error:
         print(f"lab {args.command} failed: {error}", file=sys.stderr)
         return 1

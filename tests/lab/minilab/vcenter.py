@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from .config import HOST, PORTS, REPO_ROOT, LabConfig, LabError
 from .supervisor import Ready, Supervisor
 
 SOURCE_DIR = REPO_ROOT / "tests" / "lab" / "vcsim"
+WSDL_GENERATOR = REPO_ROOT / "tests" / "lab" / "wsdl" / "generate_vim_wsdl.py"
+# The vSphere API version the simulator announces (govmomi 0.24's ServiceContent): the WSDL
+# it serves must describe exactly that, or suds (oslo.vmware, nova) fails on unknown elements.
+WSDL_API = "6.5"
 
 
 def pki_dir(cfg: LabConfig) -> Path:
@@ -66,6 +72,36 @@ def build(cfg: LabConfig, sup: Supervisor) -> None:
     stamp.write_text(digest)
 
 
+def wsdl(cfg: LabConfig) -> Path:
+    return cfg.state / "bin" / f"vimService-{WSDL_API}.wsdl"
+
+
+def _pyvmomi_python() -> tuple[str, str]:
+    """A Python that imports pyVmomi, and pyVmomi's version: the collection's .venv, or this one."""
+    for python in (REPO_ROOT / ".venv" / "bin" / "python", Path(sys.executable)):
+        if not python.exists():
+            continue
+        probe = subprocess.run(  # noqa: S603 - fixed argv
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('pyvmomi'))"],
+            capture_output=True, text=True, check=False)
+        if probe.returncode == 0:
+            return str(python), probe.stdout.strip()
+    raise LabError("the simulator's WSDL is generated from pyVmomi's type registry, and no Python here has "
+                   "pyVmomi: run tests/setup.sh (it makes .venv with the collection's requirements)")
+
+
+def build_wsdl(cfg: LabConfig, sup: Supervisor) -> None:
+    """Generate the WSDL the simulator serves, unless it was made by this generator and pyVmomi."""
+    python, version = _pyvmomi_python()
+    stamp = wsdl(cfg).with_suffix(".sha256")
+    digest = hashlib.sha256(WSDL_GENERATOR.read_bytes() + f"pyvmomi {version} api {WSDL_API}".encode()).hexdigest()
+    if wsdl(cfg).exists() and stamp.exists() and stamp.read_text() == digest:
+        return
+    wsdl(cfg).parent.mkdir(parents=True, exist_ok=True)
+    sup.run([python, str(WSDL_GENERATOR), "--api", WSDL_API, str(wsdl(cfg))], log="vcsim-wsdl")
+    stamp.write_text(digest)
+
+
 def password_file(cfg: LabConfig) -> Path:
     path = cfg.run / "vcenter.password"
     path.touch(mode=0o600)
@@ -76,6 +112,7 @@ def password_file(cfg: LabConfig) -> Path:
 def up(cfg: LabConfig, sup: Supervisor) -> None:
     ensure_certificates(cfg, sup)
     build(cfg, sup)
+    build_wsdl(cfg, sup)
     pki = pki_dir(cfg)
     argv = [
         str(binary(cfg)),
@@ -85,6 +122,8 @@ def up(cfg: LabConfig, sup: Supervisor) -> None:
         "--cert", str(pki / "vcenter.crt"),
         "--key", str(pki / "vcenter.key"),
         "--state-dir", str(cfg.state / "vcsim"),
+        # What oslo.vmware (nova's VMware driver) needs to talk to it at all.
+        "--wsdl", str(wsdl(cfg)),
     ]
     if cfg.vcenter_inventory:
         argv += ["--inventory", str(cfg.vcenter_inventory)]

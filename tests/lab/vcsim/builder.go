@@ -49,6 +49,9 @@ func buildInventory(ctx context.Context, svc *simulator.Service, inv *Inventory,
 	// datastore and network systems.
 	extendHosts(datastoreDir)
 	installPropertyCollector()
+	installExtensionManager()
+	installVirtualDiskManager()
+	installSearchIndex()
 	return nil
 }
 

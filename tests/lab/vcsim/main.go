@@ -29,6 +29,7 @@ type options struct {
 	password                       string
 	certFile, keyFile              string
 	inventory, stateDir            string
+	wsdlFile, instanceUUID         string
 	dumpDefaultInventory           bool
 }
 
@@ -61,6 +62,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.inventory, "inventory", "", "inventory JSON file (default: the built-in lab inventory)")
 	fs.BoolVar(&o.dumpDefaultInventory, "dump-default-inventory", false, "print the built-in inventory and exit")
 	fs.StringVar(&o.stateDir, "state-dir", "", "directory backing the datastores (default: a temporary one)")
+	fs.StringVar(&o.wsdlFile, "wsdl", "", "vim25 WSDL file to serve at /sdk/vimService.wsdl (default: none, as 0.24)")
+	fs.StringVar(&o.instanceUUID, "instance-uuid", "", "the vCenter's about.instanceUuid (default: govmomi's fixed one)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -113,6 +116,10 @@ func run(o *options) error {
 	if err != nil {
 		return fmt.Errorf("loading TLS key pair: %w", err)
 	}
+	wsdl, err := loadWSDL(o.wsdlFile)
+	if err != nil {
+		return err
+	}
 	stateDir, cleanup, err := prepareStateDir(o.stateDir)
 	if err != nil {
 		return err
@@ -124,12 +131,18 @@ func run(o *options) error {
 		return err
 	}
 	defer model.Remove()
+	if err := setInstanceUUID(o.instanceUUID); err != nil {
+		return err
+	}
 
 	listener, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
 	server := newServer(model.Service, listener, cert, url.UserPassword(o.username, o.password))
+	wsdl.serve(model.Service.ServeMux)
+	serveDatastoreFiles(model.Service.ServeMux, model.Service)
+	server.Handler = wsdl.acceptZonelessDateTimes(server.Handler)
 	return serve(server, listener)
 }
 

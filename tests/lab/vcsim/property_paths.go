@@ -36,12 +36,16 @@ var indexedPath = regexp.MustCompile(`^(.+)\["([^"]*)"\]$`)
 type indexed struct{ base, key string }
 
 func (pc *propertyCollector) RetrievePropertiesEx(ctx *simulator.Context, req *types.RetrievePropertiesEx) soap.HasFault {
-	specs, wanted, direct := splitIndexedPaths(req.SpecSet)
-	if len(wanted) == 0 {
-		return pc.PropertyCollector.RetrievePropertiesEx(ctx, req)
+	selected, fault := selectObjects(ctx, req.SpecSet) // traversal.go
+	if fault != nil {
+		return &methods.RetrievePropertiesExBody{Fault_: simulator.Fault("", fault)}
 	}
+	specs, wanted, direct := splitIndexedPaths(selected)
 	plain := *req
 	plain.SpecSet = specs
+	if len(wanted) == 0 {
+		return pc.PropertyCollector.RetrievePropertiesEx(ctx, &plain)
+	}
 	res := pc.PropertyCollector.RetrievePropertiesEx(ctx, &plain)
 	body, ok := res.(*methods.RetrievePropertiesExBody)
 	if !ok || body.Res == nil || body.Res.Returnval == nil {

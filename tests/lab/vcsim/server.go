@@ -36,10 +36,15 @@ func newServer(svc *simulator.Service, listener net.Listener, cert tls.Certifica
 	mux.HandleFunc("/sdk/vimServiceVersions.xml", svc.ServiceVersions)
 	mux.HandleFunc("/about", svc.About)
 
+	// IdleTimeout: without it, ReadHeaderTimeout also bounds the wait for the
+	// next request on a kept-alive connection, so a client idle for 30 s (a
+	// test's pyVmomi session while a play runs) wrote its next call into a
+	// closed socket and failed with SSLEOFError. vCenter waits much longer.
 	return &http.Server{
 		Handler:           withTaskHooks(mux),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       10 * time.Minute,
 		ErrorLog:          log.Default(),
 	}
 }
