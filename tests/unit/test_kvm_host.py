@@ -1,4 +1,9 @@
+import pytest
+
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._conf_files import ConfigFileError
 from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._kvm_host import (
+    check_virt_type,
+    configured_virt_type,
     parse_capabilities,
     version_string,
 )
@@ -32,3 +37,27 @@ def test_version_numbers_decode():
     assert version_string(9000000) == "9.0.0"
     assert version_string(7002001) == "7.2.1"
     assert version_string(0) is None
+
+
+def test_virt_type_last_file_wins_and_default_is_kvm():
+    assert configured_virt_type([]) == ("kvm", "nova's default")
+    assert configured_virt_type([("nova.conf", "[DEFAULT]\nhost = a\n")]) == ("kvm", "nova's default")
+    files = [("nova.conf", "[libvirt]\nvirt_type = qemu\n"), ("nova-compute.conf", "[LIBVIRT]\nvirt_type=kvm\n"),
+             ("other.conf", "[vmware]\nvirt_type = lxc\n")]
+    # Section names other than DEFAULT are case-insensitive in oslo.config; [vmware] is not [libvirt].
+    assert configured_virt_type(files) == ("kvm", "nova-compute.conf")
+
+
+def test_virt_type_names_the_unreadable_file():
+    with pytest.raises(ConfigFileError, match="^nova.conf is not a configuration file oslo.config can read: line 1"):
+        configured_virt_type([("nova.conf", "virt_type = kvm\n")])
+
+
+def test_kvm_without_dev_kvm_is_the_classic_mistake():
+    assert check_virt_type("kvm", ["kvm", "qemu"], "kvm1") == (True, "virt_type kvm is offered by libvirt on kvm1")
+    assert check_virt_type("qemu", ["kvm", "qemu"], "kvm1")[0]
+    ok, message = check_virt_type("kvm", ["qemu"], "kvm1")
+    assert not ok
+    assert "no usable /dev/kvm" in message and "virt_type = qemu" in message
+    ok, message = check_virt_type("qemu", ["test"], "h")
+    assert not ok and message.endswith("(test): set virt_type to one of them")

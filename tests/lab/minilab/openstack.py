@@ -39,6 +39,9 @@ from .supervisor import Ready, Supervisor
 
 REQUIREMENTS = REPO_ROOT / "tests" / "lab" / "openstack-requirements.txt"
 CONSTRAINTS = REPO_ROOT / "tests" / "lab" / "openstack-constraints.txt"
+# A lab-only nova virt driver, copied into the venv's nova/virt (nova loads compute_driver
+# only from that package), see docs/lab.md.
+LAB_DRIVER = REPO_ROOT / "tests" / "lab" / "nova-drivers" / "lab_fake_qemu.py"
 
 REGION = "RegionOne"
 # nova's host= for the API, conductor and scheduler. The machine's hostname would do, but it
@@ -75,6 +78,15 @@ ML2_CONF = {
     "ml2": {"type_drivers": "flat", "tenant_network_types": "", "mechanism_drivers": ""},
     "ml2_type_flat": {"flat_networks": "*"},
 }
+
+SCHEDULER_FILTERS = (
+    "ComputeFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+    "AggregateInstanceExtraSpecsFilter",
+)
 
 ADMIN_QUOTAS = {"instances": 1000, "cores": 4000, "ram": 8 * 1024 * 1024}
 
@@ -411,6 +423,8 @@ def _write_configs(cfg: LabConfig) -> None:
             )
     _write_mariadb_configs(cfg)
     _write_rabbitmq_configs(cfg)
+    for virt in cfg.venv.glob("lib/python3*/site-packages/nova/virt"):
+        shutil.copyfile(LAB_DRIVER, virt / LAB_DRIVER.name)
 
 
 def _ini_files(cfg: LabConfig) -> dict[Path, dict]:
@@ -510,10 +524,14 @@ def _nova_conf(cfg: LabConfig, host: str) -> dict:
         conf["api_database"] = {"connection": _db_url(cfg, "nova", "nova_api")}
         conf["database"] = {"connection": _db_url(cfg, "nova", "nova")}
         conf["conductor"] = conf["scheduler"] = {"workers": "1"}
+        # nova's defaults plus the aggregate filters the mixed_cloud role relies on.
+        conf["filter_scheduler"] = {"enabled_filters": ",".join(SCHEDULER_FILTERS)}
     else:
         # FakeDriver itself draws new node UUIDs in every process, and nova refuses to start a
-        # compute that lost its node identity: this variant keeps it in state_path/compute_id.
-        conf["DEFAULT"]["compute_driver"] = "fake.FakeDriverWithoutFakeNodes"
+        # compute that lost its node identity: FakeDriverWithoutFakeNodes keeps it in
+        # state_path/compute_id. The lab's subclass of it reports hypervisor type QEMU, as a
+        # libvirt compute does, so images with hypervisor_type=qemu pass ImagePropertiesFilter.
+        conf["DEFAULT"]["compute_driver"] = "lab_fake_qemu.QemuFakeDriver"
     return conf
 
 
