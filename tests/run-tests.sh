@@ -50,6 +50,23 @@ run_docs() {
     ansible-doc -t role "nova_vsphere.mixed_cloud.$role" >/dev/null
     echo "ok ansible-doc -t role nova_vsphere.mixed_cloud.$role"
   done
+  # docs/reference is generated from the modules' and roles' docs: regenerate it and fail
+  # when the committed copy differs (UPDATE_REFERENCE_DOCS=1 rewrites it instead).
+  local generated
+  generated=$(mktemp -d)
+  antsibull-docs collection --use-current --squash-hierarchy --output-format simplified-rst \
+    --no-add-antsibull-docs-version --fail-on-error --dest-dir "$generated" nova_vsphere.mixed_cloud >/dev/null
+  if [ "${UPDATE_REFERENCE_DOCS:-0}" = 1 ]; then
+    rm -rf docs/reference && mkdir -p docs/reference && cp "$generated"/*.rst docs/reference/
+    echo "ok docs/reference regenerated"
+  elif ! diff -ru docs/reference "$generated"; then
+    rm -rf "$generated"
+    echo "docs/reference is out of date: run UPDATE_REFERENCE_DOCS=1 tests/run-tests.sh docs" >&2
+    return 1
+  else
+    echo "ok docs/reference matches the modules and roles"
+  fi
+  rm -rf "$generated"
 }
 
 run_unit() {
