@@ -27,7 +27,8 @@ lab-status:
 	@$(LAB) status
 
 site: lab-up
-	@source <($(LAB) env) && ansible-playbook playbooks/site.yml
+	@$(LAB) site-vars >/dev/null && source <($(LAB) env) && \
+	  ansible-playbook -i "$${LAB_DIR:-$(CURDIR)/.lab}/site/inventory.yml" playbooks/site.yml
 
 test: setup
 	@tests/run-tests.sh

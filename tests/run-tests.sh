@@ -83,6 +83,8 @@ run_molecule() {
   stage "molecule scenarios (delegated: create/destroy bring the lab up/down)"
   # shellcheck disable=SC1090 # the lab's variables, as AWX credentials would inject them
   source <(python3 tests/lab/lab env)
+  # The site scenario's inventory (molecule links it; it must exist before molecule starts).
+  python3 tests/lab/lab site-vars >/dev/null
   molecule test --all
 }
 

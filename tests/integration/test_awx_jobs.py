@@ -11,20 +11,18 @@ changes.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
+import openstack.config
+import openstack.connection
 import pytest
 
 from awx import Job, awx_credentials, run_job
+from conftest import LAB
+from test_proxy_compute import Cloud, remove_proxies
 from test_vcenter_prepare import lab_state
 from test_vcenter_prepare import vcenter, vsphere  # noqa: F401  # pylint: disable=unused-import
-
-
-def _site(job: Job):
-    clusters = [c["name"] for res in job.task_results("Read the vCenter inventory")
-                for dc in res["datacenters"] for c in dc["clusters"]]
-    assert {"Cluster-A", "Cluster-B"} <= set(clusters), clusters
-    hypervisors = job.task_results("Read nova's hypervisors")
-    assert hypervisors and "hypervisors" in hypervisors[0], hypervisors
 
 
 def _prepare(job: Job):
@@ -32,12 +30,25 @@ def _prepare(job: Job):
     assert report and "Cluster-A:" in report[0]["msg"], report
 
 
+def _evacuate_plan(job: Job):
+    summary = job.task_results("Summary")
+    assert summary and summary[0]["msg"].startswith("kvm-compute-1: "), summary
+    assert "(check mode)" in summary[0]["msg"], summary
+    assert job.changed() <= 1, job.stdout  # the plan itself; check mode changes nothing
+
+
 PREPARE_A = {"vcenter_prepare_clusters": [{"name": "Cluster-A", "datacenter": "DC1", "datastore_regex": "^nfs-a$"}]}
+
+# The survey's answers as AWX sends them: multiple choices as strings, integers as numbers.
+EVACUATE_PLAN = {"evacuate_host": "kvm-compute-1", "evacuate_state": "evacuated", "evacuate_fenced": "true",
+                 "evacuate_target_host": "", "evacuate_target_state": "preserve", "evacuate_concurrency": 10,
+                 "evacuate_retries": 2, "evacuate_timeout": 180, "evacuate_metadata_key": "",
+                 "evacuate_extra_spec_key": "", "evacuate_shared_storage": "false", "evacuate_skip_local_disks": "false"}
 
 # playbook, job template extra vars (beyond the vCenter port), check mode, result check
 JOBS = [
-    pytest.param("site.yml", {}, False, _site, id="site"),
     pytest.param("vcenter_prepare.yml", PREPARE_A, True, _prepare, id="vcenter_prepare-check"),
+    pytest.param("evacuate_host.yml", EVACUATE_PLAN, True, _evacuate_plan, id="evacuate_host-check"),
 ]
 
 
@@ -69,6 +80,27 @@ def test_prepare_job_in_check_mode_changes_nothing(lab, private_data_dir, vspher
     assert lab_state(vsphere) == before
 
 
+def test_evacuate_job_in_check_mode_changes_nothing(lab, private_data_dir):
+    """The job template's default job type is check: it shows the plan for a host that is up
+    (fenced asserted) and leaves its nova-compute service exactly as it was."""
+    conn = openstack.connection.Connection(
+        config=openstack.config.OpenStackConfig(config_files=[lab["env"]["OS_CLIENT_CONFIG_FILE"]]).get_one("lab-admin"))
+
+    def service():
+        found = conn.compute.get("/os-services?binary=nova-compute&host=kvm-compute-1",
+                                 headers={"OpenStack-API-Version": "compute 2.53"}).json()["services"]
+        return [(s["status"], s["forced_down"], s["disabled_reason"]) for s in found]
+
+    before = service()
+    job = run_job(private_data_dir, "evacuate_host.yml", awx_credentials(lab, private_data_dir),
+                  extravars=EVACUATE_PLAN, check=True)
+    assert job.ok(), job.stdout
+    evacuate = [e["event_data"]["res"] for e in job.events if e.get("event") == "runner_on_ok"
+                and e["event_data"].get("task_action") == "nova_vsphere.mixed_cloud.instance_evacuate"]
+    assert evacuate and evacuate[0]["service"]["forced_down"] is True, evacuate  # as it would be
+    assert service() == before
+
+
 def test_prepare_job_fixes_then_is_idempotent(lab, tmp_path, vsphere):  # noqa: F811
     """A real run through AWX's environment (the vsphere fixture puts the lab back)."""
     runs = []
@@ -88,10 +120,47 @@ def test_without_the_port_extra_var_the_job_says_what_to_fix(lab, private_data_d
     fails with one line naming the port, not a traceback."""
     credentials = awx_credentials(lab, private_data_dir)
     credentials.extravars = {}
-    job = run_job(private_data_dir, "site.yml", credentials)
+    job = run_job(private_data_dir, "vcenter_prepare.yml", credentials, extravars=PREPARE_A)
     assert job.status == "failed"
     failed = [e["event_data"]["res"] for e in job.events if e.get("event") == "runner_on_failed"]
     assert failed and "VMWARE_PORT" in failed[0]["msg"] and "Traceback" not in failed[0]["msg"], failed
+    assert job.leaks(credentials.secrets) == []
+
+
+@pytest.fixture
+def site_inventory(lab, vsphere):  # noqa: F811
+    """The lab's site inventory, as an AWX inventory would hold it. Afterwards the lab is put
+    back: vCenter by the vsphere fixture, the proxies, aggregates, flavors and images here."""
+    subprocess.run(LAB + ["site-vars"], check=True, capture_output=True, env={**os.environ, "LAB_DIR": str(lab["state"])})
+    inventory = lab["state"] / "site" / "inventory.yml"
+    variables = json.loads(inventory.read_text().split("\n", 1)[1])["all"]
+    cloud = Cloud(lab["env"])
+    yield inventory
+    remove_proxies(lab, cloud, list(variables["children"]["vmware_proxies"]["hosts"]))
+    for name in ("kvm", "vmware"):
+        cloud.delete_aggregate(name)
+    for flavor in variables["vars"]["mixed_cloud_flavors"]:
+        cloud.conn.compute.delete_flavor(cloud.conn.compute.find_flavor(flavor["name"]), ignore_missing=True)
+    for image in variables["vars"]["mixed_cloud_images"]:
+        for name in (image["name"], image["name"] + "-vmware"):
+            found = cloud.conn.image.find_image(name)
+            if found:
+                cloud.conn.image.delete_image(found)
+
+
+def test_whole_cloud_job_builds_the_mixed_cloud_and_leaks_nothing(lab, private_data_dir, site_inventory):
+    """site.yml as the "whole cloud" job template runs it: the cloud's inventory (holding the
+    proxies' service credentials, as an AWX inventory's variables would), the credentials'
+    environment, the vCenter port as extra var. It provisions, registers and summarises."""
+    credentials = awx_credentials(lab, private_data_dir)
+    job = run_job(private_data_dir, "site.yml", credentials, inventory=str(site_inventory))
+    assert job.ok(), job.stdout
+    (summary,) = job.task_results("Report each hypervisor - kind, host, aggregate, zone, capacity")
+    lines = summary["msg"]
+    assert sum(line.startswith("vsphere vmware-proxy-") and "aggregate vmware, zone vmware" in line
+               for line in lines) == 2, lines
+    assert sum(line.startswith("libvirt kvm-compute-") and "aggregate kvm, zone kvm" in line for line in lines) == 3, lines
+    # Every secret of the lab, so the inventory's service passwords too.
     assert job.leaks(credentials.secrets) == []
 
 

@@ -25,6 +25,7 @@ TEMPLATES = DEFINITIONS["job_templates"]
 CREDENTIAL_TYPES = {"Machine", "VMware vCenter", "OpenStack"}
 QUESTION_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 ROLE = re.compile(r"role:\s*nova_vsphere\.mixed_cloud\.(\w+)")
+IMPORT = re.compile(r"import_playbook:\s*(\S+)")
 
 
 def role_options(playbook: Path) -> dict:
@@ -45,10 +46,12 @@ def play_vars(playbook: Path) -> dict:
 
 
 def read_variables(playbook: Path) -> set:
-    """Variables the play reads: its roles' options, and names its own text uses in Jinja."""
+    """Variables the play reads: its roles' options, names its own text uses in Jinja, and
+    those of the playbooks it imports."""
     text = "\n".join(line for line in playbook.read_text().splitlines() if not line.lstrip().startswith("#"))
     jinja = {name for expr in re.findall(r"\{\{(.*?)\}\}", text) for name in re.findall(r"[A-Za-z_]\w*", expr)}
-    return set(role_options(playbook)) | jinja
+    imported = set().union(*(read_variables(playbook.parent / name) for name in IMPORT.findall(text)))
+    return set(role_options(playbook)) | jinja | imported
 
 
 def play_var_spec(playbook: Path, name: str) -> dict:

@@ -1,4 +1,4 @@
-"""lab up | down | status | env | proxy-vars: the lab's one entry point."""
+"""lab up | down | status | env | proxy-vars | site-vars: the lab's one entry point."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from . import proxies, vcenter
+from . import proxies, site, vcenter
 from .config import LabConfig, LabError
 from .supervisor import Supervisor, rss_kib
 
@@ -91,6 +91,14 @@ def cmd_proxy_vars(cfg: LabConfig) -> None:
     print(f"ansible-playbook -i {inventory} -e @{variables} playbooks/proxy_compute.yml")
 
 
+def cmd_site_vars(cfg: LabConfig) -> None:
+    """Write the inventory that points playbooks/site.yml at the lab, and say how to run it."""
+    cfg.ensure_dirs()
+    inventory = site.write(cfg)
+    print(f"inventory: {inventory}")
+    print(f"source <(python3 tests/lab/lab env) && ansible-playbook -i {inventory} playbooks/site.yml")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="each service, its PID, memory and URL")
     sub.add_parser("env", help="print shell exports that point the collection at the lab")
     sub.add_parser("proxy-vars", help="write the inventory and variables that provision the lab's VMware proxies")
+    sub.add_parser("site-vars", help="write the inventory that runs playbooks/site.yml against the lab")
     args = parser.parse_args(argv)
 
     cfg = LabConfig.from_env()
@@ -115,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_env(cfg, sup)
         elif args.command == "proxy-vars":
             cmd_proxy_vars(cfg)
+        elif args.command == "site-vars":
+            cmd_site_vars(cfg)
     except LabError as error:
         print(f"lab {args.command} failed: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,84 @@
+"""The inventory that points playbooks/site.yml, the main job, at the lab.
+
+``lab site-vars`` writes ``<state>/site/inventory.yml`` (0600: it holds the lab's secrets):
+
+- ``vmware_proxies``: one proxy per simulated cluster, with the proxy_compute_node role's
+  variables of ``lab proxy-vars``;
+- ``kvm_computes``: the lab's fake-driver computes ``kvm-compute-N``, which stand for KVM
+  hosts. They run no libvirt, so libvirt's ``test:///default`` driver answers for them, and
+  a virt_type that driver cannot run is reported, not fatal;
+- the vcenter_prepare and mixed_cloud variables for the lab's clusters: its NFS datastores,
+  its deliberate flaws on Cluster-B (legacy VMs, a host without the VNC ruleset) accepted, a blank qcow2 image (made here with
+  qemu-img) uploaded for KVM and, converted, for vSphere, and one flavor per hypervisor kind.
+
+The connection to vCenter and the cloud comes from ``lab env``, as AWX credentials give it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import openstack, proxies
+from .config import LabConfig, LabError
+
+
+def base(cfg: LabConfig) -> Path:
+    return cfg.state / "site"
+
+
+def inventory_file(cfg: LabConfig) -> Path:
+    return base(cfg) / "inventory.yml"
+
+
+def _prepare(cluster: str) -> dict:
+    # In the default inventory esx-b3 lacks the VNC VIB's ruleset on purpose (the role's tests
+    # show the report naming it); the main job leaves Cluster-B's firewall alone.
+    return {"name": cluster, "vnc_ruleset": ""} if cluster == "Cluster-B" else {"name": cluster}
+
+
+def write(cfg: LabConfig) -> Path:
+    images = base(cfg) / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    qcow2 = images / "blank.qcow2"
+    if not qcow2.exists():
+        if not shutil.which("qemu-img"):
+            raise LabError("qemu-img is missing: install qemu-utils (tests/setup.sh does)")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "64M"], check=True)
+    kvm = {
+        host: {**proxies.local_host(), "site_kvm_nova_conf": [str(openstack._compute_conf(cfg, host))]}
+        for host in openstack.compute_hosts(cfg)
+    }
+    vmware = {
+        host: {"proxy_compute_node_cluster": cluster, **proxies.local_host()}
+        for host, cluster in proxies.proxies(cfg).items()
+    }
+    # Every play takes the cloud from the environment (`lab env`, or AWX's credential).
+    proxy_variables = {k: v for k, v in proxies.role_variables(cfg).items() if k != "proxy_compute_node_cloud"}
+    variables = {
+        **proxy_variables,
+        "vcenter_prepare_clusters": [_prepare(cluster) for cluster in proxies.clusters(cfg)],
+        "vcenter_prepare_datastore_regex": "^nfs-",
+        # Cluster-B carries two VMs nova does not manage, to show the report naming them.
+        "vcenter_prepare_allow_unmanaged_vms": True,
+        "site_kvm_libvirt_uri": "test:///default",
+        "site_kvm_fail_on_mismatch": False,
+        "site_kvm_aggregate": {"name": "kvm", "availability_zone": "kvm"},
+        "site_vmware_availability_zone": "vmware",
+        "mixed_cloud_scheduler_conf": [str(cfg.etc / "nova" / "nova.conf")],
+        "mixed_cloud_image_dir": str(images / "converted"),
+        "mixed_cloud_images": [{"name": "blank", "qcow2": str(qcow2)}],
+        "mixed_cloud_flavors": [
+            {"name": "kvm.small", "vcpus": 1, "ram": 512, "disk": 1, "hypervisor": "kvm"},
+            {"name": "vmware.small", "vcpus": 1, "ram": 512, "disk": 1, "hypervisor": "vmware"},
+        ],
+    }
+    inventory = {
+        "all": {
+            "vars": variables,
+            "children": {"vmware_proxies": {"hosts": vmware}, "kvm_computes": {"hosts": kvm}},
+        }
+    }
+    proxies.write_secret_yaml(inventory_file(cfg), inventory)
+    return inventory_file(cfg)
