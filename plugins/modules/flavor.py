@@ -61,13 +61,7 @@ options:
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.openstack
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.changes
 """
 
 EXAMPLES = r"""

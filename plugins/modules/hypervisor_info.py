@@ -20,13 +20,7 @@ options: {}
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.openstack
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.read_only
 """
 
 EXAMPLES = r"""

@@ -42,14 +42,7 @@ options:
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.libvirt
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.read_only
 """
 
 EXAMPLES = r"""

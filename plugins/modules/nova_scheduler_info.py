@@ -31,14 +31,7 @@ options:
     default: [ImagePropertiesFilter]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.read_only
 """
 
 EXAMPLES = r"""

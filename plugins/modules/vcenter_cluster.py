@@ -87,13 +87,7 @@ options:
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.changes
 notes:
   - The cluster must exist; this module does not create or remove clusters.
   - A failed task changes nothing; checks run before any setting is applied.

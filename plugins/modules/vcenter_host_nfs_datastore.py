@@ -54,13 +54,7 @@ options:
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.changes
 notes:
   - The mount options of hosts that already mount the datastore are not changed.
   - Unmounting fails on a host where VMs still use the datastore.

@@ -25,13 +25,7 @@ options:
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.read_only
 """
 
 EXAMPLES = r"""

@@ -67,13 +67,7 @@ options:
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - nova_vsphere.mixed_cloud.attributes.changes
 notes:
   - A distributed port group is created with the given VLAN and binding only; the switch's
     defaults apply to everything else, and a reconfiguration sends only what changed.
