@@ -69,7 +69,9 @@ def introspected(context, tmp_path_factory):
     """What the image build's introspection step writes, run on the context's own files."""
     out = tmp_path_factory.mktemp("introspect")
     build = context / "_build"
-    run(BIN / "ansible-galaxy", "collection", "install", "-r", "requirements.yml", "--collections-path",
+    # --force: without it ansible-galaxy skips a collection it finds in ANSIBLE_COLLECTIONS_PATH
+    # (the test command's build/collections), and the image would get nothing to introspect.
+    run(BIN / "ansible-galaxy", "collection", "install", "--force", "-r", "requirements.yml", "--collections-path",
         out / "collections", cwd=build)
     run(sys.executable, build / "scripts" / "introspect.py", "introspect", "--user-bindep", build / "bindep.txt",
         "--write-bindep", out / "bindep.txt", "--write-pip", out / "requirements.txt", out / "collections")
