@@ -122,8 +122,11 @@ APIS = (
         "OS_GLANCE_CONFIG_DIR",
         paste="glance-api-paste.ini",
         catalog_type="image",
-        # Image uploads arrive chunked and glance reads the raw body itself.
-        uwsgi_extra=("--http-chunked-input", "--http-raw-body"),
+        # Image uploads arrive chunked and glance reads the raw body itself. With a raw body
+        # uwsgi's router cannot keep a connection alive, yet does not say so: clients reused
+        # the closed connection and failed now and then with RemoteDisconnected. Saying
+        # "Connection: close" makes them open a new one for each request.
+        uwsgi_extra=("--http-chunked-input", "--http-raw-body", "--add-header", "Connection: close"),
     ),
     Api(
         "neutron",
