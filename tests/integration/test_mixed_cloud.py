@@ -41,8 +41,7 @@ PREFIX = "test-mixed-"
 def cloud(lab):
     env = clean_env(OS_CLIENT_CONFIG_FILE=str(lab["state"] / "clouds.yaml"), OS_CLOUD="lab-admin")
     config = openstack.config.OpenStackConfig(config_files=[str(lab["state"] / "clouds.yaml")])
-    # The lab's eventlet servers may drop an idle keep-alive connection: retry such a connect.
-    conn = openstack.connection.Connection(config=config.get_one("lab-admin", connect_retries=3))
+    conn = openstack.connection.Connection(config=config.get_one("lab-admin"))
     yield env, conn
     for server in conn.compute.servers(all_projects=True):
         if server.name.startswith(PREFIX):
