@@ -74,8 +74,9 @@ func reconfigureCluster(m *simulator.Method) {
 	simulator.Map.WithLock(cluster, func() { applyClusterConfig(cluster, spec, req.Modify) })
 }
 
-// withTaskHooks runs taskHooks around next, the simulator's SOAP handler.
-func withTaskHooks(next http.Handler) http.Handler {
+// onSOAPCall wraps next so that handle reads the whole body of each SOAP call
+// to /sdk; handle gives next a body to read again. Other requests go to next.
+func onSOAPCall(next http.Handler, handle func(w http.ResponseWriter, r *http.Request, body []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/sdk" {
 			next.ServeHTTP(w, r)
@@ -86,6 +87,13 @@ func withTaskHooks(next http.Handler) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		handle(w, r, body)
+	})
+}
+
+// withTaskHooks runs taskHooks around next, the simulator's SOAP handler.
+func withTaskHooks(next http.Handler) http.Handler {
+	return onSOAPCall(next, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
 		method, hook := hookFor(body)

@@ -77,16 +77,7 @@ func (doc *wsdlDocument) acceptZonelessDateTimes(next http.Handler) http.Handler
 		return next
 	}
 	names := doc.dateTimeNames()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/sdk" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	return onSOAPCall(next, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		body = dateTimeElement.ReplaceAllFunc(body, func(match []byte) []byte {
 			parts := dateTimeElement.FindSubmatch(match)
 			if !names[string(parts[2])] {
