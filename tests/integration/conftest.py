@@ -6,9 +6,11 @@ LAB_EXTERNAL=1 says someone else manages it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -113,3 +115,31 @@ def bare_python(tmp_path_factory):
     venv = tmp_path_factory.mktemp("bare-venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     return str(venv / "bin" / "python")
+
+
+@contextlib.contextmanager
+def private_simulator(lab, workdir: Path, inventory: dict, password: str, *options: str):
+    """The lab's simulator program serving inventory on a free port of its own, with the lab's
+    certificate; yields the port. options go to the program as they are (e.g. --wsdl)."""
+    (workdir / "inventory.json").write_text(json.dumps(inventory))
+    password_file = workdir / "password"
+    password_file.write_text(password)
+    password_file.chmod(0o600)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    state = lab["state"]
+    with open(workdir / "vcsim.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(state / "bin" / "vcsim"), "--listen", "127.0.0.1:%d" % port, "--username", "administrator@vsphere.local",
+             "--password-file", str(password_file), "--cert", str(state / "pki" / "vcenter.crt"),
+             "--key", str(state / "pki" / "vcenter.key"), "--inventory", str(workdir / "inventory.json"),
+             "--state-dir", str(workdir / "state"), *options],
+            stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+    try:
+        assert process.stdout.readline().startswith(b"VCSIM READY"), (workdir / "vcsim.log").read_text()
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()

@@ -28,7 +28,7 @@ from conftest import LAB, PLAYBOOK, ROOT, VENV_BIN, clean_env, run_module
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
-from minilab.supervisor import Supervisor  # noqa: E402  pylint: disable=wrong-import-position
+from minilab.supervisor import Supervisor, descendants  # noqa: E402  pylint: disable=wrong-import-position
 
 SOURCE = "kvm-compute-1"
 FLAVORS = {"evac-small": 512, "evac-300g": 300000, "evac-600g": 600000}
@@ -315,20 +315,7 @@ def playbook(env, extra_vars):
 
 def kill_tree(pid):
     """SIGKILL a process and all its descendants: ansible runs each task in a worker of its own session."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    tree, queue = [], [pid]
-    while queue:
-        tree.append(queue.pop())
-        queue.extend(children.get(tree[-1], []))
-    for member in tree:
+    for member in [pid, *descendants(pid)]:
         try:
             os.kill(member, signal.SIGKILL)
         except ProcessLookupError:

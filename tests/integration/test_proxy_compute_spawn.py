@@ -11,7 +11,6 @@ Cluster-A). The proxy is provisioned by the role, like the lab's.
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -20,7 +19,7 @@ import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
-from conftest import ROOT, VENV_BIN, clean_env
+from conftest import ROOT, VENV_BIN, clean_env, private_simulator
 from test_proxy_compute import Cloud, lab_env, openstack_cli
 
 HOST = "vmware-proxy-spawn"
@@ -35,12 +34,6 @@ INVENTORY = {"datacenters": [{
 }]}
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def private_vcenter(lab, tmp_path_factory):
     """The lab's simulator program, serving the one-host inventory on a port of its own."""
@@ -48,23 +41,9 @@ def private_vcenter(lab, tmp_path_factory):
     if not binary.exists() or not wsdl.exists():
         pytest.skip("the lab's simulator or its WSDL is not built")
     work = tmp_path_factory.mktemp("spawn-vcenter")
-    (work / "inventory.json").write_text(json.dumps(INVENTORY))
-    (work / "password").write_text("spawn-secret")
-    (work / "password").chmod(0o600)
-    port = free_port()
-    pki = lab["state"] / "pki"
-    process = subprocess.Popen(
-        [str(binary), "--listen", "127.0.0.1:%d" % port, "--username", "administrator@vsphere.local",
-         "--password-file", str(work / "password"), "--cert", str(pki / "vcenter.crt"), "--key", str(pki / "vcenter.key"),
-         "--inventory", str(work / "inventory.json"), "--state-dir", str(work / "state"), "--wsdl", str(wsdl),
-         "--instance-uuid", INSTANCE_UUID],
-        stdout=subprocess.PIPE, stderr=open(work / "vcsim.log", "wb"), start_new_session=True)
-    try:
-        assert process.stdout.readline().startswith(b"VCSIM READY"), (work / "vcsim.log").read_text()
-        yield {"port": port, "password": "spawn-secret", "work": work, "ca": str(pki / "ca.pem")}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with private_simulator(lab, work, INVENTORY, "spawn-secret", "--wsdl", str(wsdl),
+                           "--instance-uuid", INSTANCE_UUID) as port:
+        yield {"port": port, "password": "spawn-secret", "work": work, "ca": str(lab["state"] / "pki" / "ca.pem")}
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,12 @@ would leak into every later test.
 """
 
 import collections
-import json
 import os
 import secrets
-import socket
-import subprocess
 
 import pytest
 
-from conftest import clean_env, run_module
+from conftest import clean_env, private_simulator, run_module
 from test_vcenter_cluster import LabEnv, lab_vcenter
 
 from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._cluster import compile_datastore_regex
@@ -54,34 +51,12 @@ def inventory():
     ]}
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def private_vcenter(lab, tmp_path_factory):
     """A simulator of our own on a free port, built by the lab, with the lab's certificate."""
-    workdir = tmp_path_factory.mktemp("private-vcsim")
-    (workdir / "inventory.json").write_text(json.dumps(inventory()))
     password = secrets.token_urlsafe(16)
-    password_file = workdir / "password"
-    password_file.write_text(password)
-    port = free_port()
-    state = lab["state"]
-    process = subprocess.Popen(
-        [str(state / "bin" / "vcsim"), "--listen", "127.0.0.1:%d" % port, "--username", "administrator@vsphere.local",
-         "--password-file", str(password_file), "--cert", str(state / "pki" / "vcenter.crt"),
-         "--key", str(state / "pki" / "vcenter.key"), "--inventory", str(workdir / "inventory.json"),
-         "--state-dir", str(workdir / "state")],
-        stdout=subprocess.PIPE, stderr=open(workdir / "vcsim.log", "w"), text=True)
-    try:
-        assert process.stdout.readline().startswith("VCSIM READY"), (workdir / "vcsim.log").read_text()
+    with private_simulator(lab, tmp_path_factory.mktemp("private-vcsim"), inventory(), password) as port:
         yield LabEnv(lab_vcenter(lab), VMWARE_PORT=str(port), VMWARE_PASSWORD=password)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 class SoapCalls:

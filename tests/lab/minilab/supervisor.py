@@ -232,7 +232,7 @@ def _is_zombie(pid: int) -> bool:
 def rss_kib(pid: int) -> int:
     """Resident memory of a process and all its descendants, in KiB."""
     total = 0
-    for child in [pid, *_descendants(pid)]:
+    for child in [pid, *descendants(pid)]:
         try:
             for line in Path(f"/proc/{child}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -242,7 +242,8 @@ def rss_kib(pid: int) -> int:
     return total
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every process below pid, children first."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
