@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/_openstack.py.
+    # Mirrors OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/_openstack/client.py.
     DOCUMENTATION = r"""
 options:
   cloud:
@@ -14,11 +14,17 @@ options:
       - When a dict, the other connection options must not be given.
       - If not set, E(OS_CLOUD) is used; if that is unset too, the only cloud of the
         C(clouds.yaml) that E(OS_CLIENT_CONFIG_FILE) names (as AWX's OpenStack credential provides).
+      - In a dict, the secrets (any setting named C(password), C(token), C(secret) or C(passcode),
+        or ending in C(_password), C(_token), C(_secret) or C(_passcode), such as
+        C(application_credential_secret)) are masked in the task's output at every verbosity;
+        the other settings are shown.
     type: raw
   auth:
     description:
       - Authentication settings (C(auth_url), C(username), C(password), C(project_name), ...)
         for the chosen O(auth_type). Overrides those of O(cloud).
+      - Its secrets are masked in the task's output as those of O(cloud) are; the URL, user and
+        project names are not, so that error messages can name them.
     type: dict
   auth_type:
     description:
@@ -72,4 +78,6 @@ notes:
   - Every connection failure (unknown cloud, unreachable Keystone, untrusted certificate,
     wrong password, missing openstacksdk) fails the task with a one-line message that says
     what to fix; secrets never appear in it.
+  - Every nova listing is read to its end, following nova's pages (nova returns at most
+    C([api] max_limit) items, 1000 by default, at once).
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors VCENTER_ARGUMENT_SPEC in plugins/module_utils/_vcenter.py.
+    # Mirrors VCENTER_ARGUMENT_SPEC in plugins/module_utils/_vcenter/client.py.
     DOCUMENTATION = r"""
 options:
   hostname:
@@ -28,7 +28,8 @@ options:
     aliases: [pass, pwd]
   port:
     description:
-      - The HTTPS port of the vCenter API.
+      - The HTTPS port of the vCenter API, from V(1) to V(65535); any other value is
+        refused before connecting.
       - If not set, the value of the E(VMWARE_PORT) environment variable is used.
     type: int
     default: 443
@@ -47,4 +48,19 @@ notes:
     AWX/AAP "VMware vCenter" credential works unchanged.
   - Every connection failure (unknown host, refused port, untrusted certificate, wrong
     password, missing pyVmomi) fails the task with a one-line message that says what to fix.
+"""
+
+    # Mirrors CLUSTER_SCOPE_SPEC in plugins/module_utils/_vcenter/cluster_scope.py.
+    CLUSTER_SCOPE = r"""
+options:
+  datacenter:
+    description:
+      - The datacenter of the cluster. Needed only when clusters of that name exist in
+        several datacenters.
+    type: str
+  cluster:
+    description:
+      - The cluster's name, as nova's C([vmware] cluster_name) gives it.
+    type: str
+    required: true
 """

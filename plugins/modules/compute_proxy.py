@@ -266,29 +266,31 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._cluster import find_cluster
-from ..module_utils._compute_proxy import (
+from ..module_utils._vcenter.cluster import find_cluster
+from ..module_utils._openstack.compute_proxy import (
     apply_to_rows,
     check_mapping,
     conflicts,
     failures,
     observe,
     plan,
+    service_update,
     wanted_state,
 )
-from ..module_utils._errors import BackendError, failing_cleanly
-from ..module_utils._inventory import capacity
-from ..module_utils._nova_compute import read_compute_services, read_hypervisors
-from ..module_utils._nova_proxy_api import (
-    add_host,
+from ..module_utils._common.errors import BackendError, failing_cleanly
+from ..module_utils._vcenter.inventory import capacity
+from ..module_utils._openstack.nova import (
+    aggregate_action,
     create_aggregate,
-    read_aggregates,
-    resource_providers_named,
-    set_service_status,
+    list_aggregates,
+    list_compute_services,
+    list_hypervisors,
+    update_service,
 )
-from ..module_utils._openstack import openstack_argument_spec, openstack_session
-from ..module_utils._vcenter import VCENTER_ARGUMENT_SPEC, vcenter_session
-from ..module_utils._vcenter_reads import read_compute_resources, read_datacenters, read_folders, read_hosts
+from ..module_utils._openstack.placement import resource_providers_named
+from ..module_utils._openstack.client import mask_secrets_only, openstack_argument_spec, openstack_session
+from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC, vcenter_session
+from ..module_utils._vcenter.reads import read_compute_resources, read_datacenters, read_folders, read_hosts
 
 POLL_SECONDS = 5
 
@@ -335,8 +337,8 @@ def read_vcenter(params, proxies):
 
 def read_nova(client, proxies, vcenter, clusters_by_moid):
     """Services, hypervisors, aggregates and, for proxies nova hides, placement: the rows and the conflicts."""
-    services, hypervisors = read_compute_services(client), read_hypervisors(client)
-    aggregates = read_aggregates(client)
+    services, hypervisors = list_compute_services(client), list_hypervisors(client)
+    aggregates = list_aggregates(client)
     uuid = vcenter["instance_uuid"]
     rows = observe(proxies, services, hypervisors, aggregates, uuid, clusters_by_moid)
     hidden = [row["nodename"] for row in rows if row["hypervisor"] is None and row["service"] is not None]
@@ -375,10 +377,11 @@ def apply(client, actions, aggregates):
         if action["action"] == "create_aggregate":
             by_name[action["aggregate"]] = create_aggregate(client, action["aggregate"], action["availability_zone"])
         elif action["action"] == "add_host":
-            add_host(client, by_name[action["aggregate"]], action["host"])
+            aggregate_action(client, by_name[action["aggregate"]], "add_host", {"host": action["host"]},
+                             "add %s to host aggregate %s" % (action["host"], action["aggregate"]))
         else:
-            set_service_status(client, action["service_id"], action["host"], action["action"] == "enable",
-                               action["disabled_reason"])
+            update_service(client, {"id": action["service_id"], "host": action["host"]}, service_update(action),
+                           "%s the nova-compute service of %s" % (action["action"], action["host"]))
 
 
 def _missing(rows):
@@ -387,6 +390,7 @@ def _missing(rows):
 
 def main():
     module = AnsibleModule(argument_spec=openstack_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
+    mask_secrets_only(module)
     params = module.params
     with failing_cleanly(module):
         proxies = params["proxies"]

@@ -9,10 +9,17 @@ module: flavor
 short_description: Manage a nova flavor and its extra specs
 version_added: 0.1.0
 description:
-  - Creates or deletes a nova flavor and sets its extra specs at a pinned compute API
-    microversion (2.61), such as C(aggregate_instance_extra_specs:hypervisor_type=vmware),
-    which ties the flavor to the aggregates of that metadata when the scheduler runs
-    C(AggregateInstanceExtraSpecsFilter).
+  - Creates or deletes a nova flavor and sets its extra specs, such as
+    C(aggregate_instance_extra_specs:hypervisor_type=vmware), which ties the flavor to the
+    aggregates of that metadata when the scheduler runs C(AggregateInstanceExtraSpecsFilter).
+  - Extra specs are set at compute API microversion 2.86 where the cloud has it, so nova
+    checks their keys and values (it refuses C(hw:cpu_policy=bogus), which would otherwise
+    fail every boot with the flavor later); on an older cloud at 2.61, with a warning that
+    nova does not check them there.
+  - Extra specs whose syntax nova refuses fail the task before anything is written. When
+    nova refuses extra specs of a flavor this run created, the flavor is deleted again and
+    the task fails with C(changed=false); a failure after changes to an existing flavor is
+    reported with C(changed=true) and the calls made in RV(changes).
   - A flavor's size cannot change in nova; when it differs the task fails, since deleting
     and recreating it is a decision for the operator (existing servers keep their copy).
   - Needs admin credentials.
@@ -90,62 +97,58 @@ flavor:
     swap: 0
     is_public: true
     extra_specs: {"aggregate_instance_extra_specs:hypervisor_type": vmware}
+changes:
+  description:
+    - The calls made (or, in check mode, that would be made), in order.
+    - On a failure, the calls made before it, unless they were undone.
+  returned: always
+  type: list
+  elements: str
+  sample: [create, "set_extra_specs aggregate_instance_extra_specs:hypervisor_type"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.runner import Outcome, journal, run_module
+from ..module_utils._openstack import flavors, nova
+from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, mask_secrets_only, openstack_session
 
-from ..module_utils import _flavor as flavors
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._openstack import openstack_argument_spec, openstack_session
+ARGUMENT_SPEC = compose(
+    OPENSTACK_ARGUMENT_SPEC,
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    vcpus=dict(type="int"),
+    ram=dict(type="int"),
+    disk=dict(type="int", default=0),
+    ephemeral=dict(type="int", default=0),
+    swap=dict(type="int", default=0),
+    is_public=dict(type="bool", default=True),
+    extra_specs=dict(type="dict", default={}),
+    purge_extra_specs=dict(type="bool", default=False),
+)
 
 
-def run(module, client, wanted):
-    existing = flavors.find(client, wanted["name"])
+def work(module, client):
+    wanted = dict(module.params, extra_specs={k: str(v) for k, v in module.params["extra_specs"].items()})
+    existing = flavors.find(nova.list_flavors(client), wanted["name"])
     current = flavors.view(existing)
     if wanted["state"] == "absent":
         if existing and not module.check_mode:
-            flavors.delete(client, existing)
-        return dict(changed=bool(existing), diff=dict(before=current or {}, after={}))
-    if current:
-        differences = flavors.size_differences(current, wanted)
-        if differences:
-            module.fail_json(msg="Flavor %s exists with another size (%s); nova cannot change a flavor: delete it "
-                                 "or choose another name." % (wanted["name"], ", ".join(differences)))
-    to_set, to_delete = flavors.spec_changes((current or {}).get("extra_specs", {}), wanted["extra_specs"],
-                                             wanted["purge_extra_specs"])
-    after = dict((field, wanted[field]) for field in ("name",) + flavors.SIZE)
-    after["extra_specs"] = dict((current or {}).get("extra_specs", {}), **to_set)
-    for key in to_delete:
-        del after["extra_specs"][key]
-    changed = not current or bool(to_set or to_delete)
+            nova.delete_flavor(client, existing)
+        return Outcome(existing, current, {}, changes=["delete"] if existing else [])
+    after, steps = flavors.plan(current, wanted)
+    microversion, warning = (flavors.spec_microversion(nova.newest_microversion(client))
+                             if any(action != "create" for action, _argument in steps) else (None, None))
     flavor = existing
-    if changed and not module.check_mode:
-        flavor = flavor or flavors.create(client, wanted)
-        flavors.set_specs(client, flavor, to_set, to_delete)
-    return dict(changed=changed, flavor=dict(after, id=flavor and flavor["id"]),
-                diff=dict(before=current or {}, after=after))
+    if steps and not module.check_mode:
+        with journal() as record:
+            flavor = flavors.apply(client, existing, wanted, steps, microversion, record)
+    return Outcome(steps, current, after, "flavor", dict(after, id=flavor and flavor["id"]),
+                   warnings=[warning] if warning else [], changes=[flavors.describe(step) for step in steps])
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=openstack_argument_spec(
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            vcpus=dict(type="int"),
-            ram=dict(type="int"),
-            disk=dict(type="int", default=0),
-            ephemeral=dict(type="int", default=0),
-            swap=dict(type="int", default=0),
-            is_public=dict(type="bool", default=True),
-            extra_specs=dict(type="dict", default={}),
-            purge_extra_specs=dict(type="bool", default=False),
-        ),
-        required_if=[("state", "present", ["vcpus", "ram"])],
-        supports_check_mode=True,
-    )
-    wanted = dict(module.params, extra_specs={k: str(v) for k, v in module.params["extra_specs"].items()})
-    with failing_cleanly(module), openstack_session(module.params) as client:
-        module.exit_json(**run(module, client, wanted))
+    run_module(ARGUMENT_SPEC, openstack_session, work, prepare=mask_secrets_only,
+               required_if=[("state", "present", ["vcpus", "ram"])])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ description:
     task fails, unless O(replace=true), which uploads a new image and deletes the old one
     (so its ID changes).
   - Properties not named in O(properties) are left alone.
+  - When glance refuses the upload (such as data that is not of O(disk_format)), the image
+    this run created is deleted again and the task fails with C(changed=false), so a run
+    with a good file then succeeds. An image left queued (without data) by an earlier
+    failure is replaced, since glance takes no second upload into it.
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
@@ -98,7 +102,9 @@ image:
     os_hash_value: 3c9f...
     properties: {hypervisor_type: vmware, vmware_disktype: streamOptimized, vmware_adaptertype: lsiLogic}
 changes:
-  description: What was (or would be) done, in order.
+  description:
+    - What was (or would be) done, in order.
+    - On a failure, what was done before it, unless it was undone.
   returned: always
   type: list
   elements: str
@@ -108,98 +114,58 @@ changes:
 import os
 import platform
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ..module_utils import _glance as glance
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._openstack import openstack_argument_spec, openstack_session
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.errors import BackendError
+from ..module_utils._common.runner import Outcome, journal, run_module
+from ..module_utils._openstack import glance
+from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, mask_secrets_only, openstack_session
 
 DEFAULT_HASH = "sha512"  # glance's [DEFAULT] hashing_algorithm
+ARGUMENT_SPEC = compose(
+    OPENSTACK_ARGUMENT_SPEC,
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    filename=dict(type="path"),
+    disk_format=dict(type="str", default="qcow2",
+                     choices=["qcow2", "raw", "vmdk", "vdi", "vhd", "vhdx", "iso", "ami", "ari", "aki", "ploop"]),
+    container_format=dict(type="str", default="bare",
+                          choices=["bare", "ovf", "ova", "ami", "ari", "aki", "docker", "compressed"]),
+    visibility=dict(type="str", choices=["public", "private", "shared", "community"]),
+    properties=dict(type="dict", default={}),
+    replace=dict(type="bool", default=False),
+)
 
 
-def content_changes(module, existing, current, wanted, local_hash):
-    """The steps that bring the wanted content into glance, or a failure saying why it cannot."""
-    if existing is None:
-        return ["create", "upload"]
-    if existing["status"] == "queued":
-        return ["upload"]  # an earlier upload never happened: the image waits for data
-    if glance.content_matches(current, wanted, local_hash):
-        return []
-    if existing["status"] != "active":
-        module.fail_json(msg="Image %s (%s) is %s; fix or delete it first." % (
-            wanted["name"], existing["id"], existing["status"]))
-    if not wanted["replace"]:
-        module.fail_json(msg="Image %s (%s) holds other content or formats than %s (%s, %s): glance cannot change "
-                             "an active image; set replace: true to upload a new one and delete it." % (
-                                 wanted["name"], existing["id"], wanted["filename"], wanted["disk_format"],
-                                 wanted["container_format"]))
-    return ["create", "upload", "delete old"]
-
-
-def run(module, client, wanted):
+def work(module, client):
+    wanted = dict(module.params, properties={k: str(v) for k, v in module.params["properties"].items()})
+    reserved = sorted(set(wanted["properties"]) & glance.CORE)
+    if reserved:
+        raise BackendError("These are image attributes, not properties: %s" % ", ".join(reserved))
+    if wanted["state"] == "present" and not os.path.isfile(wanted["filename"]):
+        raise BackendError("No image file at %s on %s." % (wanted["filename"], platform.node()))
     images = glance.find(client, wanted["name"])
     if len(images) > 1:
-        module.fail_json(msg="%d images are named %s (%s): delete the extra ones or use another name." % (
+        raise BackendError("%d images are named %s (%s): delete the extra ones or use another name." % (
             len(images), wanted["name"], ", ".join(image["id"] for image in images)))
     existing = images[0] if images else None
     current = glance.view(existing)
     if wanted["state"] == "absent":
         if existing and not module.check_mode:
             glance.delete(client, existing)
-        return dict(changed=bool(existing), changes=["delete"] if existing else [],
-                    diff=dict(before=current or {}, after={}))
-
+        return Outcome(existing, current, {}, changes=["delete"] if existing else [])
     local_hash = glance.file_hash(wanted["filename"], (existing or {}).get("os_hash_algo") or DEFAULT_HASH)
-    changes = content_changes(module, existing, current, wanted, local_hash)
-    ops = [] if "create" in changes else glance.property_patch(current, wanted)
-    changes += ["set %s" % op["path"][1:] for op in ops]
-
-    new = "create" in changes  # a new image has only what is asked; glance's defaults for the rest
-    kept = {} if new else current["properties"]
-    after = dict({} if new else current, name=wanted["name"], disk_format=wanted["disk_format"],
-                 container_format=wanted["container_format"], os_hash_value=local_hash, status="active",
-                 properties=dict(kept, **wanted["properties"]))
-    after["visibility"] = wanted["visibility"] or (None if new else current["visibility"])
-    image = dict(after, id=None if new else existing["id"])
+    after, changes, ops = glance.plan(existing, wanted, local_hash)
+    image = dict(after, id=None if "create" in changes else existing["id"])
     if changes and not module.check_mode:
-        target = existing
-        if "create" in changes:
-            target = glance.create(client, wanted)
-        if "upload" in changes:
-            target = glance.upload(client, target, wanted["filename"])
-        if ops:
-            target = glance.patch(client, target, ops)
-        if "delete old" in changes:
-            glance.delete(client, existing)
+        with journal() as record:
+            target = glance.apply(client, existing, wanted, changes, ops, record)
         image = dict(glance.view(target), id=target["id"])
-    return dict(changed=bool(changes), changes=changes, image=image, diff=dict(before=current or {}, after=after))
+    return Outcome(changes, current, after, "image", image, changes=changes)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=openstack_argument_spec(
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            filename=dict(type="path"),
-            disk_format=dict(type="str", default="qcow2",
-                             choices=["qcow2", "raw", "vmdk", "vdi", "vhd", "vhdx", "iso", "ami", "ari", "aki", "ploop"]),
-            container_format=dict(type="str", default="bare",
-                                  choices=["bare", "ovf", "ova", "ami", "ari", "aki", "docker", "compressed"]),
-            visibility=dict(type="str", choices=["public", "private", "shared", "community"]),
-            properties=dict(type="dict", default={}),
-            replace=dict(type="bool", default=False),
-        ),
-        required_if=[("state", "present", ["filename"])],
-        supports_check_mode=True,
-    )
-    wanted = dict(module.params, properties={k: str(v) for k, v in module.params["properties"].items()})
-    reserved = sorted(set(wanted["properties"]) & glance.CORE)
-    if reserved:
-        module.fail_json(msg="These are image attributes, not properties: %s" % ", ".join(reserved))
-    if wanted["state"] == "present" and not os.path.isfile(wanted["filename"]):
-        module.fail_json(msg="No image file at %s on %s." % (wanted["filename"], platform.node()))
-    with failing_cleanly(module), openstack_session(module.params) as client:
-        module.exit_json(**run(module, client, wanted))
+    run_module(ARGUMENT_SPEC, openstack_session, work, prepare=mask_secrets_only,
+               required_if=[("state", "present", ["filename"])])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,13 @@ description:
     microversion (2.41), adding and removing only the hosts and metadata keys that differ.
   - Hosts are nova-compute service hosts (C(host=) in their nova.conf), not hypervisor
     node names; a vSphere cluster is added through its proxy's service host.
+  - Before the first write the task checks for what nova would refuse, a host that is no
+    nova-compute service or that another aggregate already puts in another availability
+    zone (a host is in one zone at most), and fails with nothing changed if it finds any.
+  - When a later call fails all the same, an aggregate this run created is deleted again
+    (the task fails with C(changed=false)); changes to an aggregate that existed are
+    reported with C(changed=true) and the calls made in RV(changes), and running the
+    task again once the cause is fixed finishes the work.
   - Needs admin credentials.
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
@@ -86,53 +93,58 @@ aggregate:
     hosts: [kvm-compute-1, kvm-compute-2]
     metadata: {hypervisor_type: qemu}
 changes:
-  description: The calls made (or, in check mode, that would be made), in order.
+  description:
+    - The calls made (or, in check mode, that would be made), in order.
+    - On a failure, the calls made before it, unless they were undone.
   returned: always
   type: list
   elements: str
   sample: ["add_host kvm-compute-2", "set_metadata {'hypervisor_type': 'qemu'}"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.errors import BackendError
+from ..module_utils._common.runner import Outcome, journal, run_module
+from ..module_utils._openstack import aggregates, nova
+from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, mask_secrets_only, openstack_session
 
-from ..module_utils._aggregate import apply, delete, find, plan, view
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._openstack import openstack_argument_spec, openstack_session
+ARGUMENT_SPEC = compose(
+    OPENSTACK_ARGUMENT_SPEC,
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    hosts=dict(type="list", elements="str"),
+    purge_hosts=dict(type="bool", default=True),
+    metadata=dict(type="dict", default={}),
+    purge_metadata=dict(type="bool", default=False),
+    availability_zone=dict(type="str"),
+)
+
+
+def work(module, client):
+    params = module.params
+    if aggregates.AZ_KEY in params["metadata"]:
+        raise BackendError("Set the zone with the availability_zone option, not as a metadata key.")
+    every = nova.list_aggregates(client)
+    existing = aggregates.find(every, params["name"])
+    current = aggregates.view(existing)
+    if params["state"] == "absent":
+        if current and not module.check_mode:
+            aggregates.delete(client, existing)
+        return Outcome(current, current, {}, changes=["delete"] if current else [])
+    after, steps = aggregates.plan(current, params, params["purge_hosts"], params["purge_metadata"])
+    adding = any(action == "add_host" for action, _host in steps)
+    service_hosts = [service["host"] for service in nova.list_compute_services(client)] if adding else []
+    aggregates.check(existing, after, steps, every, service_hosts)
+    aggregate = dict(after, id=existing and existing["id"], uuid=existing and existing.get("uuid"))
+    if steps and not module.check_mode:
+        with journal() as record:
+            reported = aggregates.apply(client, existing, params["name"], steps, record)
+        aggregate = dict(aggregates.view(reported), id=reported["id"], uuid=reported.get("uuid"))
+    return Outcome(steps, current, after, "aggregate", aggregate, changes=[aggregates.describe(step) for step in steps])
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=openstack_argument_spec(
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            hosts=dict(type="list", elements="str"),
-            purge_hosts=dict(type="bool", default=True),
-            metadata=dict(type="dict", default={}),
-            purge_metadata=dict(type="bool", default=False),
-            availability_zone=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if "availability_zone" in params["metadata"]:
-        module.fail_json(msg="Set the zone with the availability_zone option, not as a metadata key.")
-    with failing_cleanly(module), openstack_session(params) as client:
-        existing = find(client, params["name"])
-        current = view(existing)
-        if params["state"] == "absent":
-            if current and not module.check_mode:
-                delete(client, existing)
-            module.exit_json(changed=bool(current), changes=["delete"] if current else [],
-                             diff=dict(before=current or {}, after={}))
-        after, steps = plan(current, params, params["purge_hosts"], params["purge_metadata"])
-        aggregate = dict(after, id=existing and existing["id"], uuid=existing and existing.get("uuid"))
-        if steps and not module.check_mode:
-            reported = apply(client, existing and existing["id"], params["name"], steps)
-            aggregate = dict(view(reported), id=reported["id"], uuid=reported.get("uuid"))
-        module.exit_json(changed=bool(steps), aggregate=aggregate,
-                         changes=["%s %s" % (action, argument) if argument is not None else action
-                                  for action, argument in steps],
-                         diff=dict(before=current or {}, after=after))
+    run_module(ARGUMENT_SPEC, openstack_session, work, prepare=mask_secrets_only)
 
 
 if __name__ == "__main__":

@@ -62,21 +62,22 @@ services_without_hypervisor:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._nova_compute import (
+from ..module_utils._common.errors import failing_cleanly
+from ..module_utils._openstack.nova import (
     join_hypervisors,
-    read_compute_services,
-    read_hypervisors,
+    list_compute_services,
+    list_hypervisors,
     services_without_hypervisor,
 )
-from ..module_utils._openstack import openstack_argument_spec, openstack_session
+from ..module_utils._openstack.client import mask_secrets_only, openstack_argument_spec, openstack_session
 
 
 def main():
     module = AnsibleModule(argument_spec=openstack_argument_spec(), supports_check_mode=True)
+    mask_secrets_only(module)
     with failing_cleanly(module), openstack_session(module.params) as client:
-        services = read_compute_services(client)
-        hypervisors = read_hypervisors(client)
+        services = list_compute_services(client)
+        hypervisors = list_hypervisors(client)
         module.exit_json(
             changed=False,
             hypervisors=join_hypervisors(hypervisors, services),

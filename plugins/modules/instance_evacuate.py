@@ -196,9 +196,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._evacuation import Evacuation
-from ..module_utils._evacuation_plan import (
+from ..module_utils._common.errors import failing_cleanly
+from ..module_utils._openstack.evacuation import Evacuation
+from ..module_utils._openstack.evacuation_plan import (
     changes_since,
     check_restore,
     check_source,
@@ -206,15 +206,16 @@ from ..module_utils._evacuation_plan import (
     moving_or_moved,
     plan_instances,
 )
-from ..module_utils._nova_compute import read_compute_services, read_hypervisors
-from ..module_utils._nova_evacuation import (
+from ..module_utils._openstack.nova import (
     NovaEvacuation,
     find_server,
-    read_evacuations_from,
-    read_servers_on,
+    list_compute_services,
+    list_evacuations_from,
+    list_hypervisors,
+    list_servers_on,
     update_service,
 )
-from ..module_utils._openstack import openstack_argument_spec, openstack_session
+from ..module_utils._openstack.client import mask_secrets_only, openstack_argument_spec, openstack_session
 
 ARGUMENT_SPEC = dict(
     host=dict(type="str", required=True),
@@ -234,12 +235,12 @@ SERVICE_FIELDS = ("host", "id", "status", "state", "forced_down", "disabled_reas
 
 def evacuate(module, client, services):
     params, host, started = module.params, module.params["host"], time.monotonic()
-    hypervisors = read_hypervisors(client)
+    hypervisors = list_hypervisors(client)
     service, update = check_source(host, services, hypervisors, params["fenced"])
     check_targets(host, services, hypervisors, params["target_host"])
     # Servers first: an evacuation that ends between the two reads then shows in the migrations.
-    servers = read_servers_on(client, host)
-    migrations = read_evacuations_from(client, host)
+    servers = list_servers_on(client, host)
+    migrations = list_evacuations_from(client, host)
     reread = [server for server in (find_server(client, uuid) for uuid in moving_or_moved(servers, migrations))
               if server]
     rows = plan_instances(host, servers, migrations, reread, params)
@@ -267,10 +268,10 @@ def evacuate(module, client, services):
 
 def restore(module, client, services):
     host = module.params["host"]
-    service, update = check_restore(host, services, read_evacuations_from(client, host))
+    service, update = check_restore(host, services, list_evacuations_from(client, host))
     if update and not module.check_mode:
         update_service(client, service, update)
-        service = next(row for row in read_compute_services(client) if row["id"] == service["id"])
+        service = next(row for row in list_compute_services(client) if row["id"] == service["id"])
         if service["state"] != "up":
             module.warn("nova-compute on %s is not reporting: nova counts it down until it runs." % host)
     module.exit_json(changed=bool(update), service=_service(dict(service, **update)))
@@ -296,11 +297,12 @@ def _service(service):
 
 def main():
     module = AnsibleModule(argument_spec=openstack_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
+    mask_secrets_only(module)
     low = [name for name, least in (("concurrency", 1), ("retries", 0), ("timeout", 1)) if module.params[name] < least]
     if low:
         module.fail_json(msg="concurrency and timeout must be at least 1, retries at least 0: check %s." % ", ".join(low))
     with failing_cleanly(module), openstack_session(module.params) as client:
-        services = read_compute_services(client)
+        services = list_compute_services(client)
         if module.params["state"] == "restored":
             restore(module, client, services)
         else:

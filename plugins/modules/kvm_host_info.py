@@ -103,16 +103,16 @@ virt_type:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._conf_files import read_existing
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._kvm_host import (
+from ..module_utils._nova_conf.conf_files import read_existing
+from ..module_utils._common.errors import failing_cleanly
+from ..module_utils._libvirt.kvm_host import (
     VIRT_TYPES,
     check_virt_type,
     configured_virt_type,
     parse_capabilities,
     version_string,
 )
-from ..module_utils._libvirt import libvirt_argument_spec, libvirt_call, libvirt_session
+from ..module_utils._libvirt.client import libvirt_argument_spec, libvirt_call, libvirt_session
 
 
 def read_host(connection, uri):

@@ -72,9 +72,9 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._conf_files import read_existing
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._scheduler import enabled_filters, missing_filters
+from ..module_utils._nova_conf.conf_files import read_existing
+from ..module_utils._common.errors import failing_cleanly
+from ..module_utils._nova_conf.scheduler import enabled_filters, missing_filters
 
 
 def main():

@@ -19,9 +19,11 @@ description:
     byte for byte; a managed key that appears several times ends up once, where nova read it.
   - Checks the values against nova's own types and ranges, and the result for settings nova
     would reject or ignore, before it writes anything.
-  - Writes atomically (a temporary file in the same directory, given its owner and mode
-    before it is renamed over the old one), so nova never reads half a file and the password
-    is never in a file that others can read.
+  - Writes atomically (a temporary file in the same directory, given its owner, group, mode
+    and SELinux context before it is renamed over the old one), so nova never reads half a
+    file and the password is never in a file that others can read. Ansible's common file
+    options (O(owner), O(group), O(mode), O(seuser), O(serole), O(setype), O(selevel),
+    O(attributes), O(unsafe_writes)) apply as in M(ansible.builtin.copy).
   - With O(validate=true), first logs in to vCenter with the settings the file will hold and
     fails, writing nothing, unless the cluster exists and O(datastore_regex) matches a
     datastore that every connected host of the cluster mounts.
@@ -44,7 +46,7 @@ options:
     choices: [present, absent]
     default: present
   owner:
-    description: Owner of the file.
+    description: Owner of the file, a user name or uid.
     type: str
     default: root
   group:
@@ -55,12 +57,26 @@ options:
     default: nova
   mode:
     description:
-      - Permissions of the file, as an octal string such as V('0640'). The file holds the
-        vCenter password, so do not make it world-readable.
+      - Permissions of the file, octal such as V('0640') or symbolic such as V('u=rw,g=r,o=');
+        a symbolic mode changes the file's current mode (V('0600') for a new file), as C(chmod) does.
+      - The file holds the vCenter password, so a mode that lets others (users that are neither
+        the owner nor in the group) read or write it is refused unless O(allow_world_access=true).
+      - Setuid, setgid, sticky and anything beyond V('07777') are refused, as no mode of a
+        configuration file.
     type: raw
     default: '0640'
+  allow_world_access:
+    description:
+      - Accept a O(mode) that lets every user of the host read or write the file, and so the
+        vCenter password. Only for a host where that is what you mean.
+    type: bool
+    default: false
   backup:
-    description: Keep a timestamped copy of the file before changing its content.
+    description:
+      - Keep a timestamped copy of the file before changing its content.
+      - The copy holds the old password, so it gets the new file's owner and group and a mode
+        no more open than the old file's, the new file's, or V('0640'). No copy is left behind
+        when the file cannot be written.
     type: bool
     default: false
   validate:
@@ -172,11 +188,15 @@ notes:
     C(compute_driver) there, so write that file (or a later C(--config-dir) snippet) on Ubuntu.
   - The diff shows C([DEFAULT] compute_driver) and the C([vmware]) section only, with the
     password masked, because the rest of C(nova.conf) holds other secrets (database,
-    message queue, keystone) that have no place in a task log.
+    message queue, keystone) that have no place in a task log. It is always returned, and
+    shown under C(--diff).
+  - O(attributes) are set after the new file is in place (an immutable file cannot be
+    replaced), and the task fails, naming C(chattr -i), when the file is immutable.
 requirements:
   - pyvmomi >= 8.0.1, only for O(validate=true)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.files
 attributes:
   check_mode:
     support: full
@@ -247,112 +267,47 @@ validation:
       elements: dict
 """
 
-import contextlib
-import grp
 import os
-import pwd
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._cluster_reads import read_cluster_config, read_cluster_datastores
-from ..module_utils._errors import failing_cleanly
-from ..module_utils._ini import IniError, read as read_ini
-from ..module_utils._nova_vmware_cluster import cluster_datastores, find_nova_cluster
-from ..module_utils._nova_vmware_options import OPTIONS, SECTION, WSDL_REMOVED, ConfigError, plan, vcenter_params, view
-from ..module_utils._vcenter import managed_object_types, vcenter_session
-from ..module_utils._vcenter_reads import read_compute_resources, read_datacenters, read_folders, read_hosts
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.errors import failing_cleanly
+from ..module_utils._common.files import FileUpdate, secret_file_options
+from ..module_utils._nova_conf.conf_files import read_one
+from ..module_utils._nova_conf.ini import IniError, read as read_ini
+from ..module_utils._nova_conf.vmware_cluster import cluster_datastores, find_nova_cluster
+from ..module_utils._nova_conf.vmware_options import OPTIONS, SECTION, WSDL_REMOVED, ConfigError, plan, vcenter_params, view
+from ..module_utils._vcenter.client import managed_object_types, vcenter_session
+from ..module_utils._vcenter.cluster_reads import read_cluster_config, read_cluster_datastores
+from ..module_utils._vcenter.reads import read_compute_resources, read_datacenters, read_folders, read_hosts
 
 
 def argument_spec():
-    spec = dict(
+    vmware = {name: dict(type=option.kind, no_log=option.secret) for name, option in OPTIONS.items()}
+    # raw, so that a list (one nova-compute per cluster was not always the rule) is refused, not stringified.
+    vmware["cluster_name"]["type"] = "raw"
+    return compose(
+        secret_file_options(group="nova"), vmware,
         path=dict(type="path", default="/etc/nova/nova.conf"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        owner=dict(type="str", default="root"),
-        group=dict(type="str", default="nova"),
-        mode=dict(type="raw", default="0640"),
-        backup=dict(type="bool", default=False),
         validate=dict(type="bool", default=False),
         wsdl_location=dict(type="str"),
     )
-    for name, option in OPTIONS.items():
-        spec[name] = dict(type=option.kind, no_log=option.secret)
-    # raw, so that a list (one nova-compute per cluster was not always the rule) is refused, not stringified.
-    spec["cluster_name"]["type"] = "raw"
-    return spec
 
 
-def read_file(path):
-    """The file's text and stat, or ('', None) when it does not exist yet."""
-    try:
-        with open(path, "rb") as handle:
-            data, info = handle.read(), os.fstat(handle.fileno())
-    except FileNotFoundError:
-        if not os.path.isdir(os.path.dirname(path)):
-            raise ConfigError("The directory %s does not exist: create it (for a snippet, nova-compute must also be "
-                              "started with --config-dir pointing there) or choose another path." % os.path.dirname(path))
-        return "", None
-    except IsADirectoryError:
-        raise ConfigError("%s is a directory: name the file, e.g. %s/50-vmware.conf." % (path, path)) from None
-    except OSError as error:
-        raise ConfigError("Cannot read %s: %s." % (path, error.strerror)) from None
-    try:
-        return data.decode("utf-8"), info
-    except UnicodeDecodeError as error:
-        raise ConfigError("%s is not UTF-8 text (byte %d), which nova cannot read either." % (path, error.start)) from None
-
-
-def attributes(params):
-    """The uid, gid and mode the file must have."""
-    ids = []
-    for kind, lookup in (("owner", lambda name: pwd.getpwnam(name).pw_uid), ("group", lambda name: grp.getgrnam(name).gr_gid)):
-        name = params[kind]
-        try:
-            ids.append(int(name) if name.isdigit() else lookup(name))
-        except KeyError:
-            raise ConfigError("The %s %s does not exist on this host: install nova first, or set the %s option." % (
-                "user" if kind == "owner" else kind, name, kind)) from None
-    mode = params["mode"]
-    try:
-        mode = mode if isinstance(mode, int) else int(str(mode), 8)
-    except ValueError:
-        raise ConfigError("mode %r is not an octal mode such as '0640'." % (mode,)) from None
-    return ids[0], ids[1], mode
-
-
-def write_file(module, path, data, uid, gid, mode):
-    """Replace ``path`` by renaming a temporary file that already has the content, owner and mode."""
-    directory = os.path.dirname(path)
-    context = None
-    if module.selinux_enabled():
-        context = module.selinux_context(path) if os.path.exists(path) else module.selinux_default_context(path)
-    temp = None
-    try:
-        # Outside *.conf, so nova never reads it from a --config-dir.
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path), suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fchown(stream.fileno(), uid, gid)
-            os.fchmod(stream.fileno(), mode)
-            os.fsync(stream.fileno())
-        if context:
-            module.set_context_if_different(temp, context, False)
-        os.replace(temp, path)
-        temp = None
-        # Make the rename itself durable before nova-compute is restarted on the new file.
-        directory_handle = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_handle)
-        finally:
-            os.close(directory_handle)
-    except OSError as error:
-        raise ConfigError("Cannot write %s: %s." % (path, error.strerror or error)) from None
-    finally:
-        if temp:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+def requested(module, path):
+    """The [vmware] options given, with the warnings about what the task asks."""
+    given = {name: module.params[name] for name in OPTIONS if module.params[name] is not None}
+    if isinstance(given.get("cluster_name"), (list, dict)):
+        raise ConfigError("cluster_name takes one cluster: a nova-compute drives exactly one (run one per cluster).")
+    if "cluster_name" in given:
+        given["cluster_name"] = str(given["cluster_name"])
+    if module.params["wsdl_location"] is not None:
+        module.warn("wsdl_location is not written: %s." % WSDL_REMOVED)
+    if os.path.basename(os.path.dirname(path)).endswith(".d") and not path.endswith(".conf"):
+        module.warn("%s does not end in .conf: oslo.config reads only *.conf files from a --config-dir." % path)
+    return given
 
 
 def validate(values):
@@ -368,79 +323,37 @@ def validate(values):
     return found
 
 
-def describe(uid, gid, mode):
-    with contextlib.suppress(KeyError):
-        uid = pwd.getpwuid(uid).pw_name
-    with contextlib.suppress(KeyError):
-        gid = grp.getgrgid(gid).gr_name
-    return "owner %s, group %s, mode %04o\n" % (uid, gid, mode)
-
-
-def diff(path, old, new, current, wanted):
+def diff(path, old, new, update):
     """The managed settings before and after (no other section's secrets), then the attributes if they change."""
     secret_changed = read_ini(old, SECTION).get("host_password") != read_ini(new, SECTION).get("host_password")
     diffs = [dict(before_header="%s: compute_driver and [vmware]" % path, after_header=path,
-                  before=view(old) if current else "", after=view(new, secret_changed))]
-    if current and current != wanted:
-        diffs.append(dict(before_header="%s: attributes" % path, after_header=path,
-                          before=describe(*current), after=describe(*wanted)))
-    return diffs
-
-
-def apply(module, path, old, new, wanted):
-    """Write the new content (after a backup, if asked), or only fix the attributes. Returns the backup's name."""
-    if new == old:
-        try:
-            os.chown(path, wanted[0], wanted[1])
-            os.chmod(path, wanted[2])
-        except OSError as error:
-            raise ConfigError("Cannot set the owner and mode of %s: %s." % (path, error.strerror)) from None
-        return None
-    backup_file = None
-    if module.params["backup"] and os.path.exists(path):
-        try:
-            backup_file = module.backup_local(path)
-        except Exception as error:  # backup_local raises a bare Exception naming both files
-            raise ConfigError(str(error)) from None
-    write_file(module, path, new.encode("utf-8"), *wanted)
-    return backup_file
+                  before=view(old) if update.before else "", after=view(new, secret_changed))]
+    attributes = update.diff(path)
+    return diffs + [attributes] if attributes else diffs
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
-    path = os.path.realpath(params["path"])
-    present = params["state"] == "present"
-    given = {name: params[name] for name in OPTIONS if params[name] is not None}
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True)
+    path = os.path.realpath(module.params["path"])
+    present = module.params["state"] == "present"
     with failing_cleanly(module):
-        if isinstance(given.get("cluster_name"), (list, dict)):
-            raise ConfigError("cluster_name takes one cluster: a nova-compute drives exactly one (run one per cluster).")
-        if "cluster_name" in given:
-            given["cluster_name"] = str(given["cluster_name"])
-        if params["wsdl_location"] is not None:
-            module.warn("wsdl_location is not written: %s." % WSDL_REMOVED)
-        if os.path.basename(os.path.dirname(path)).endswith(".d") and not path.endswith(".conf"):
-            module.warn("%s does not end in .conf: oslo.config reads only *.conf files from a --config-dir." % path)
-
-        old, info = read_file(path)
+        given = requested(module, path)
+        old, info = read_one(path)
         if info is None and not present:
-            module.exit_json(changed=False, path=path)
+            module.exit_json(changed=False, path=path, diff=[])
         try:
             new, values, warnings = plan(old, given, present)
         except IniError as error:
             raise ConfigError("%s %s: nova cannot read this file either; fix that line first." % (path, error)) from None
         for warning in warnings:
             module.warn(warning)
-        wanted = attributes(params)
-        current = (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) if info else None
-        result = dict(changed=new != old or current != wanted, path=path)
-        if params["validate"] and present:
+        update = FileUpdate(module, path, info, old.encode("utf-8"), new.encode("utf-8"), account_hint="install nova first")
+        result = dict(path=path)
+        if module.params["validate"] and present:
             result["validation"] = validate(values)
-        if module._diff:
-            result["diff"] = diff(path, old, new, current, wanted)
-        if result["changed"] and not module.check_mode:
-            result["backup_file"] = apply(module, path, old, new, wanted)
-        module.exit_json(**{key: value for key, value in result.items() if value is not None})
+        result["backup_file"] = update.apply()
+        result["diff"] = diff(path, old, new, update)
+    module.exit_json(changed=update.changed, **{key: value for key, value in result.items() if value is not None})
 
 
 if __name__ == "__main__":

@@ -25,16 +25,6 @@ description:
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
-  datacenter:
-    description:
-      - The datacenter of the cluster. Needed only when clusters of that name exist in
-        several datacenters.
-    type: str
-  cluster:
-    description:
-      - The cluster's name, as nova's C([vmware] cluster_name) gives it.
-    type: str
-    required: true
   drs:
     description:
       - The DRS settings to enforce. Settings left out are not changed.
@@ -46,7 +36,8 @@ options:
       default_vm_behavior:
         description:
           - The cluster's DRS automation level. Nova needs V(fullyAutomated) so that vCenter
-            places the VMs it creates without waiting for an operator.
+            places the VMs it creates without waiting for an operator; the task warns when
+            it sets V(partiallyAutomated) or V(manual).
         type: str
         choices: [fullyAutomated, partiallyAutomated, manual]
       migration_threshold:
@@ -86,6 +77,7 @@ options:
     default: false
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
+  - nova_vsphere.mixed_cloud.vcenter.cluster_scope
   - ansible.builtin.action_common_attributes
   - nova_vsphere.mixed_cloud.attributes.changes
 notes:
@@ -192,24 +184,24 @@ cluster:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ..module_utils._cluster import (
-    cluster_facts,
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.errors import BackendError
+from ..module_utils._common.runner import Outcome, run_module
+from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC
+from ..module_utils._vcenter.cluster import (
     compile_datastore_regex,
-    config_spec,
+    drs_warnings,
     plan_settings,
     settings_from_config,
     shared_datastore_problem,
 )
-from ..module_utils._cluster_reads import locate_cluster, read_cluster_config, read_cluster_datastores, read_vms
-from ..module_utils._errors import BackendError, failing_cleanly
-from ..module_utils._vcenter import managed_object_types, vcenter_argument_spec, vcenter_session
-from ..module_utils._vcenter_reads import read_hosts
+from ..module_utils._vcenter.cluster_reads import read_cluster
+from ..module_utils._vcenter.cluster_scope import CLUSTER_SCOPE_SPEC, checked_session
+from ..module_utils._vcenter.writes import reconfigure_cluster
 
-ARGUMENT_SPEC = dict(
-    datacenter=dict(type="str"),
-    cluster=dict(type="str", required=True),
+ARGUMENT_SPEC = compose(
+    VCENTER_ARGUMENT_SPEC,
+    CLUSTER_SCOPE_SPEC,
     drs=dict(type="dict", options=dict(
         enabled=dict(type="bool"),
         default_vm_behavior=dict(type="str", choices=["fullyAutomated", "partiallyAutomated", "manual"]),
@@ -225,47 +217,30 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def read_cluster(client, params, regex):
-    """The located cluster, its raw settings and its facts: seven bulk reads in all."""
-    cluster = locate_cluster(client, params["cluster"], params["datacenter"])
-    vim = managed_object_types()
-    config = read_cluster_config(client, cluster["moid"])
-    hosts = read_hosts(client, root=client.ref(vim.ClusterComputeResource, cluster["moid"]))
-    datastores = read_cluster_datastores(client, config["datastores"])
-    facts = cluster_facts(hosts, datastores, read_vms(client, cluster["moid"]), regex)
-    return cluster, config, facts
+def check_options(params):
+    compile_datastore_regex(params["datastore_regex"])
 
 
-def apply_settings(client, cluster, changes):
-    vim = managed_object_types()
-    spec = config_spec(changes)
-    config = vim.cluster.ConfigSpecEx(
-        drsConfig=vim.cluster.DrsConfigInfo(**spec["drsConfig"]) if "drsConfig" in spec else None,
-        dasConfig=vim.cluster.DasConfigInfo(**spec["dasConfig"]) if "dasConfig" in spec else None,
-    )
-    ref = client.ref(vim.ClusterComputeResource, cluster["moid"])
-    # modify=True: vCenter changes only what the spec sets and keeps everything else.
-    task = client.invoke("reconfigure cluster %s" % cluster["name"], ref.ReconfigureComputeResource_Task, config, True)
-    client.wait_for_task(task, what="reconfigure cluster %s" % cluster["name"])
+def work(module, client):
+    """Read the cluster, compare its settings, check its storage, apply unless in check mode."""
+    params = module.params
+    desired = {"drs": params["drs"], "ha": params["ha"]}
+    cluster, config, facts = read_cluster(client, params["cluster"], params["datacenter"],
+                                          compile_datastore_regex(params["datastore_regex"]))
+    current = settings_from_config(config)
+    before, after, changes = plan_settings(current, desired)
+    settings = {section: dict(values, **after.get(section, {})) for section, values in current.items()}
+    result = dict(cluster, settings=settings, **facts)
+    problem = params["require_shared_datastore"] and shared_datastore_problem(cluster["name"], facts)
+    if problem:
+        raise BackendError(problem, cluster=dict(result, settings=current))
+    if changes and not module.check_mode:
+        reconfigure_cluster(client, cluster, changes)
+    return Outcome(changes, before, after, "cluster", result, warnings=drs_warnings(params["drs"]))
 
 
 def main():
-    module = AnsibleModule(argument_spec=vcenter_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
-    params = module.params
-    with failing_cleanly(module):
-        regex = compile_datastore_regex(params["datastore_regex"])
-        with vcenter_session(params) as client:
-            cluster, config, facts = read_cluster(client, params, regex)
-            current = settings_from_config(config)
-            before, after, changes = plan_settings(current, {"drs": params["drs"], "ha": params["ha"]})
-            settings = {section: dict(values, **after.get(section, {})) for section, values in current.items()}
-            result = dict(cluster, settings=settings, **facts)
-            problem = params["require_shared_datastore"] and shared_datastore_problem(cluster["name"], facts)
-            if problem:
-                raise BackendError(problem, cluster=dict(result, settings=current))
-            if changes and not module.check_mode:
-                apply_settings(client, cluster, changes)
-            module.exit_json(changed=bool(changes), diff={"before": before, "after": after}, cluster=result)
+    run_module(ARGUMENT_SPEC, checked_session(check_options), work)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,6 @@ description:
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
-  datacenter:
-    description: The datacenter of the cluster, needed only when the cluster name is not unique.
-    type: str
-  cluster:
-    description: The cluster whose hosts to configure.
-    type: str
-    required: true
   ruleset:
     description:
       - The ruleset's key, as C(esxcli network firewall ruleset list) shows it.
@@ -42,6 +35,9 @@ options:
   required_ports:
     description:
       - Inbound ports the ruleset must open on every host, checked only when O(enabled=true).
+      - O(required_ports.begin) and O(required_ports.end) are ports from V(1) to V(65535),
+        O(required_ports.begin) not after O(required_ports.end); anything else is refused
+        before connecting.
       - Nova gives each VM a VNC port from C([vmware] vnc_port) on; its documentation asks for 5900-6105.
     type: dict
     suboptions:
@@ -60,6 +56,7 @@ options:
         default: tcp
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
+  - nova_vsphere.mixed_cloud.vcenter.cluster_scope
   - ansible.builtin.action_common_attributes
   - nova_vsphere.mixed_cloud.attributes.changes
 """
@@ -96,17 +93,19 @@ firewall:
       sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import functools
 
-from ..module_utils._cluster_reads import locate_cluster
-from ..module_utils._errors import BackendError, failing_cleanly
-from ..module_utils._firewall import plan_ruleset
-from ..module_utils._host_reads import read_host_firewalls
-from ..module_utils._vcenter import managed_object_types, vcenter_argument_spec, vcenter_session
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.runner import run_module
+from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC
+from ..module_utils._vcenter.cluster_scope import CLUSTER_SCOPE_SPEC, checked_session, on_cluster_hosts
+from ..module_utils._vcenter.firewall import check_required_ports, plan_ruleset
+from ..module_utils._vcenter.host_reads import read_host_firewalls
+from ..module_utils._vcenter.writes import switch_ruleset
 
-ARGUMENT_SPEC = dict(
-    datacenter=dict(type="str"),
-    cluster=dict(type="str", required=True),
+ARGUMENT_SPEC = compose(
+    VCENTER_ARGUMENT_SPEC,
+    CLUSTER_SCOPE_SPEC,
     ruleset=dict(type="str", required=True),
     enabled=dict(type="bool", default=True),
     required_ports=dict(type="dict", options=dict(
@@ -117,26 +116,19 @@ ARGUMENT_SPEC = dict(
 )
 
 
+def check_options(params):
+    check_required_ports(params["required_ports"])
+
+
+def plan_hosts(client, cluster, params):
+    key, enabled = params["ruleset"], params["enabled"]
+    plan = plan_ruleset(read_host_firewalls(client, cluster["moid"], key), key, enabled, params["required_ports"])
+    changes = [functools.partial(switch_ruleset, client, host, key, enabled) for host in plan["changes"]]
+    return plan, changes, {"ruleset": key, "hosts": plan["hosts"]}
+
+
 def main():
-    module = AnsibleModule(argument_spec=vcenter_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
-    params = module.params
-    key = params["ruleset"]
-    with failing_cleanly(module), vcenter_session(params) as client:
-        cluster = locate_cluster(client, params["cluster"], params["datacenter"])
-        plan = plan_ruleset(read_host_firewalls(client, cluster["moid"], key), key, params["enabled"], params["required_ports"])
-        if plan["problems"]:
-            raise BackendError(" ".join(plan["problems"]))
-        if not module.check_mode:
-            vim = managed_object_types()
-            for host in plan["changes"]:
-                firewall = client.ref(vim.host.FirewallSystem, host["manager"])
-                method = firewall.EnableRuleset if params["enabled"] else firewall.DisableRuleset
-                what = "%s firewall ruleset %s on %s" % ("enable" if params["enabled"] else "disable", key, host["name"])
-                client.invoke(what, method, key)
-        if plan["skipped"]:
-            module.warn("Not connected, so not configured: %s." % ", ".join(plan["skipped"]))
-        module.exit_json(changed=bool(plan["changes"]), diff={"before": plan["before"], "after": plan["after"]},
-                         firewall={"ruleset": key, "hosts": plan["hosts"], "skipped_hosts": plan["skipped"]})
+    run_module(ARGUMENT_SPEC, checked_session(check_options), on_cluster_hosts("firewall", plan_hosts))
 
 
 if __name__ == "__main__":

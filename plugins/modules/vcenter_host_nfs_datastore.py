@@ -20,13 +20,6 @@ description:
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
-  datacenter:
-    description: The datacenter of the cluster, needed only when the cluster name is not unique.
-    type: str
-  cluster:
-    description: The cluster whose hosts mount the datastore.
-    type: str
-    required: true
   name:
     description: The datastore's name. Make it match nova's C([vmware] datastore_regex).
     type: str
@@ -53,6 +46,7 @@ options:
     default: present
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
+  - nova_vsphere.mixed_cloud.vcenter.cluster_scope
   - ansible.builtin.action_common_attributes
   - nova_vsphere.mixed_cloud.attributes.changes
 notes:
@@ -95,17 +89,19 @@ datastore:
       sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import functools
 
-from ..module_utils._cluster_reads import locate_cluster
-from ..module_utils._errors import BackendError, failing_cleanly
-from ..module_utils._host_reads import read_datacenter_datastores, read_host_storage
-from ..module_utils._nfs import NFS_TYPES, plan_nfs
-from ..module_utils._vcenter import managed_object_types, vcenter_argument_spec, vcenter_session
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.runner import run_module
+from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC, vcenter_session
+from ..module_utils._vcenter.cluster_scope import CLUSTER_SCOPE_SPEC, on_cluster_hosts
+from ..module_utils._vcenter.host_reads import read_datacenter_datastores, read_host_storage
+from ..module_utils._vcenter.nfs import plan_nfs
+from ..module_utils._vcenter.writes import mount_nfs, unmount_datastore
 
-ARGUMENT_SPEC = dict(
-    datacenter=dict(type="str"),
-    cluster=dict(type="str", required=True),
+ARGUMENT_SPEC = compose(
+    VCENTER_ARGUMENT_SPEC,
+    CLUSTER_SCOPE_SPEC,
     name=dict(type="str", required=True),
     server=dict(type="str"),
     path=dict(type="str"),
@@ -115,41 +111,21 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def apply(client, params, plan):
-    vim = managed_object_types()
+def plan_hosts(client, cluster, params):
     name = params["name"]
-    for host in plan["hosts"]:
-        storage = client.ref(vim.host.DatastoreSystem, host["manager"])
-        if params["state"] == "absent":
-            datastore = client.ref(vim.Datastore, plan["datastore"]["moid"])
-            client.invoke("unmount datastore %s from %s" % (name, host["name"]), storage.RemoveDatastore, datastore)
-            continue
-        spec = vim.host.NasVolume.Specification(
-            remoteHost=params["server"], remotePath=params["path"], localPath=name,
-            accessMode="readOnly" if params["read_only"] else "readWrite", type=NFS_TYPES[params["nfs_version"]])
-        if params["nfs_version"] == "4.1":
-            spec.remoteHostNames = [params["server"]]
-        client.invoke("mount %s:%s as datastore %s on %s" % (params["server"], params["path"], name, host["name"]),
-                      storage.CreateNasDatastore, spec)
+    plan = plan_nfs(read_host_storage(client, cluster["moid"]), read_datacenter_datastores(client, cluster["datacenter_moid"]),
+                    name, params["server"], params["path"], params["nfs_version"], params["state"])
+    if params["state"] == "present":
+        changes = [functools.partial(mount_nfs, client, host, name, params["server"], params["path"],
+                                     params["nfs_version"], params["read_only"]) for host in plan["hosts"]]
+    else:
+        changes = [functools.partial(unmount_datastore, client, host, plan["datastore"]) for host in plan["hosts"]]
+    return plan, changes, {"name": name, "state": params["state"], "mounted_on": plan["after"]["mounted_on"]}
 
 
 def main():
-    module = AnsibleModule(argument_spec=vcenter_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True,
-                           required_if=[("state", "present", ["server", "path"])])
-    params = module.params
-    with failing_cleanly(module), vcenter_session(params) as client:
-        cluster = locate_cluster(client, params["cluster"], params["datacenter"])
-        plan = plan_nfs(read_host_storage(client, cluster["moid"]), read_datacenter_datastores(client, cluster["datacenter_moid"]),
-                        params["name"], params["server"], params["path"], params["nfs_version"], params["state"])
-        if plan["problems"]:
-            raise BackendError(" ".join(plan["problems"]))
-        if plan["hosts"] and not module.check_mode:
-            apply(client, params, plan)
-        if plan["skipped"]:
-            module.warn("Not connected, so not configured: %s." % ", ".join(plan["skipped"]))
-        module.exit_json(changed=bool(plan["hosts"]), diff={"before": plan["before"], "after": plan["after"]},
-                         datastore={"name": params["name"], "state": params["state"], "mounted_on": plan["after"]["mounted_on"],
-                                    "skipped_hosts": plan["skipped"]})
+    run_module(ARGUMENT_SPEC, vcenter_session, on_cluster_hosts("datastore", plan_hosts),
+               required_if=[("state", "present", ["server", "path"])])
 
 
 if __name__ == "__main__":

@@ -71,12 +71,12 @@ datacenters:
       elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ..module_utils._errors import BackendError, failing_cleanly
-from ..module_utils._inventory import build_inventory
-from ..module_utils._vcenter import vcenter_argument_spec, vcenter_session
-from ..module_utils._vcenter_reads import (
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.runner import Outcome, run_module
+from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC, vcenter_session
+from ..module_utils._vcenter.inventory import build_inventory, select_datacenter
+from ..module_utils._vcenter.reads import (
+    read_about,
     read_compute_resources,
     read_datacenters,
     read_datastores,
@@ -85,44 +85,15 @@ from ..module_utils._vcenter_reads import (
 )
 
 
-def about(content):
-    info = content.about
-    return {
-        "name": info.fullName,
-        "version": info.version,
-        "api_version": info.apiVersion,
-        "instance_uuid": info.instanceUuid,
-    }
-
-
-def select_datacenter(datacenters, name):
-    if name is None:
-        return datacenters
-    chosen = [dc for dc in datacenters if dc["name"] == name]
-    if not chosen:
-        raise BackendError("Datacenter %s not found; this vCenter has: %s."
-                           % (name, ", ".join(dc["name"] for dc in datacenters) or "none"))
-    return chosen
+def work(module, client):
+    inventory = build_inventory(read_datacenters(client), read_folders(client), read_compute_resources(client),
+                                read_hosts(client), read_datastores(client))
+    return Outcome(False, None, None, "datacenters", select_datacenter(inventory, module.params["datacenter"]),
+                   about=read_about(client))
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=vcenter_argument_spec(datacenter=dict(type="str")),
-        supports_check_mode=True,
-    )
-    with failing_cleanly(module), vcenter_session(module.params) as client:
-        inventory = build_inventory(
-            read_datacenters(client),
-            read_folders(client),
-            read_compute_resources(client),
-            read_hosts(client),
-            read_datastores(client),
-        )
-        module.exit_json(
-            changed=False,
-            about=about(client.content),
-            datacenters=select_datacenter(inventory, module.params["datacenter"]),
-        )
+    run_module(compose(VCENTER_ARGUMENT_SPEC, datacenter=dict(type="str")), vcenter_session, work)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,6 @@ description:
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
-  datacenter:
-    description: The datacenter of the cluster, needed only when the cluster name is not unique.
-    type: str
-  cluster:
-    description: The cluster whose hosts must reach the port group.
-    type: str
-    required: true
   name:
     description:
       - The port group's name. With nova-network it was C(flat_network_bridge) (C(br100) in
@@ -66,6 +59,7 @@ options:
     default: present
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.vcenter
+  - nova_vsphere.mixed_cloud.vcenter.cluster_scope
   - ansible.builtin.action_common_attributes
   - nova_vsphere.mixed_cloud.attributes.changes
 notes:
@@ -130,17 +124,20 @@ portgroup:
       elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import functools
 
-from ..module_utils._cluster_reads import locate_cluster
-from ..module_utils._errors import BackendError, failing_cleanly
-from ..module_utils._host_reads import read_dv_portgroups, read_host_networks, read_switches
-from ..module_utils._portgroup import BINDINGS, plan_distributed, plan_standard
-from ..module_utils._vcenter import managed_object_types, vcenter_argument_spec, vcenter_session
+from ..module_utils._common.argspec import compose
+from ..module_utils._common.errors import BackendError
+from ..module_utils._common.runner import run_module
+from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC
+from ..module_utils._vcenter.cluster_scope import CLUSTER_SCOPE_SPEC, checked_session, on_cluster_hosts
+from ..module_utils._vcenter.host_reads import read_dv_portgroups, read_host_networks, read_switches
+from ..module_utils._vcenter.portgroup import plan_distributed, plan_standard
+from ..module_utils._vcenter.writes import change_distributed_portgroup, change_standard_portgroup
 
-ARGUMENT_SPEC = dict(
-    datacenter=dict(type="str"),
-    cluster=dict(type="str", required=True),
+ARGUMENT_SPEC = compose(
+    VCENTER_ARGUMENT_SPEC,
+    CLUSTER_SCOPE_SPEC,
     name=dict(type="str", required=True),
     switch_type=dict(type="str", choices=["standard", "distributed"], default="standard"),
     switch=dict(type="str"),
@@ -150,83 +147,38 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def apply_standard(client, params, plan):
-    vim = managed_object_types()
-    name = params["name"]
-    spec = vim.host.PortGroup.Specification(name=name, vlanId=params["vlan_id"], vswitchName=params["switch"],
-                                            policy=vim.host.NetworkPolicy())
-    for item in plan["actions"]:
-        host, action = item["host"], item["action"]
-        network = client.ref(vim.host.NetworkSystem, host["manager"])
-        what = "%s port group %s on %s" % (action, name, host["name"])
-        if action == "add":
-            client.invoke(what, network.AddPortGroup, spec)
-        elif action == "update":
-            client.invoke(what, network.UpdatePortGroup, name, spec)
-        else:
-            client.invoke(what, network.RemovePortGroup, name)
-
-
-def apply_distributed(client, params, plan):
-    vim = managed_object_types()
-    name, changes = params["name"], plan["changes"]
-    what = "%s distributed port group %s" % (plan["action"], name)
-    if plan["action"] == "destroy":
-        portgroup = client.ref(vim.dvs.DistributedVirtualPortgroup, plan["portgroup"]["moid"])
-        client.wait_for_task(client.invoke(what, portgroup.Destroy_Task), what=what)
-        return
-    spec = vim.dvs.DistributedVirtualPortgroup.ConfigSpec()
-    if "vlan_id" in changes:
-        spec.defaultPortConfig = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(
-            vlan=vim.dvs.VmwareDistributedVirtualSwitch.VlanIdSpec(vlanId=changes["vlan_id"], inherited=False))
-    if "port_binding" in changes:
-        spec.type = BINDINGS[changes["port_binding"]]
-    if plan["action"] == "create":
-        spec.name = name
-        switch = client.ref(plan["switch"]["type"], plan["switch"]["moid"])
-        task = client.invoke(what, switch.AddDVPortgroup_Task, [spec])
-    else:
-        # vCenter rejects a reconfiguration based on a stale configVersion instead of losing a concurrent change.
-        spec.configVersion = plan["portgroup"]["config_version"]
-        portgroup = client.ref(vim.dvs.DistributedVirtualPortgroup, plan["portgroup"]["moid"])
-        task = client.invoke(what, portgroup.ReconfigureDVPortgroup_Task, spec)
-    client.wait_for_task(task, what=what)
-
-
-def main():
-    module = AnsibleModule(argument_spec=vcenter_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True,
-                           required_if=[("switch_type", "distributed", ["switch"])])
-    params = module.params
+def settle_options(params):
+    """Default the standard switch's name and refuse a VLAN id out of range, before connecting."""
     distributed = params["switch_type"] == "distributed"
     if not distributed:
         params["switch"] = params["switch"] or "vSwitch0"
     # 4095 on a standard port group passes every VLAN to the guest; a distributed one has trunk specs for that.
     highest = 4094 if distributed else 4095
     if not 0 <= params["vlan_id"] <= highest:
-        module.fail_json(msg="vlan_id must be between 0 and %d, not %d." % (highest, params["vlan_id"]))
-    with failing_cleanly(module), vcenter_session(params) as client:
-        cluster = locate_cluster(client, params["cluster"], params["datacenter"])
-        hosts = read_host_networks(client, cluster["moid"])
-        if distributed:
-            plan = plan_distributed(read_switches(client, cluster["datacenter_moid"]),
-                                    read_dv_portgroups(client, cluster["datacenter_moid"]), hosts, params["name"],
-                                    params["switch"], params["vlan_id"], params["port_binding"], params["state"])
-            changed = plan["action"] is not None
-        else:
-            plan = plan_standard(hosts, params["name"], params["switch"], params["vlan_id"], params["state"])
-            changed = bool(plan["actions"])
-        if plan["problems"]:
-            raise BackendError(" ".join(plan["problems"]))
-        if changed and not module.check_mode:
-            (apply_distributed if distributed else apply_standard)(client, params, plan)
-        if plan["skipped"]:
-            module.warn("Not connected, so not configured: %s." % ", ".join(plan["skipped"]))
-        result = {key: params[key] for key in ("name", "switch_type", "switch", "state", "vlan_id")}
-        if distributed:
-            result["port_binding"] = params["port_binding"]
-        result["hosts"] = sorted(host["name"] for host in hosts if host["connection_state"] == "connected")
-        result["skipped_hosts"] = plan["skipped"]
-        module.exit_json(changed=changed, diff={"before": plan["before"] or {}, "after": plan["after"] or {}}, portgroup=result)
+        raise BackendError("vlan_id must be between 0 and %d, not %d." % (highest, params["vlan_id"]))
+
+
+def plan_hosts(client, cluster, params):
+    name = params["name"]
+    hosts = read_host_networks(client, cluster["moid"])
+    result = {key: params[key] for key in ("name", "switch_type", "switch", "state", "vlan_id")}
+    if params["switch_type"] == "distributed":
+        plan = plan_distributed(read_switches(client, cluster["datacenter_moid"]),
+                                read_dv_portgroups(client, cluster["datacenter_moid"]), hosts, name,
+                                params["switch"], params["vlan_id"], params["port_binding"], params["state"])
+        changes = [functools.partial(change_distributed_portgroup, client, plan, name)] if plan["action"] else []
+        result["port_binding"] = params["port_binding"]
+    else:
+        plan = plan_standard(hosts, name, params["switch"], params["vlan_id"], params["state"])
+        changes = [functools.partial(change_standard_portgroup, client, item["host"], item["action"], name,
+                                     params["vlan_id"], params["switch"]) for item in plan["actions"]]
+    result["hosts"] = sorted(host["name"] for host in hosts if host["connection_state"] == "connected")
+    return plan, changes, result
+
+
+def main():
+    run_module(ARGUMENT_SPEC, checked_session(settle_options), on_cluster_hosts("portgroup", plan_hosts),
+               required_if=[("switch_type", "distributed", ["switch"])])
 
 
 if __name__ == "__main__":

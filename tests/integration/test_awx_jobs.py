@@ -14,15 +14,12 @@ import json
 import os
 import subprocess
 
-import openstack.config
-import openstack.connection
 import pytest
 
-from awx import Job, awx_credentials, run_job
-from conftest import LAB
-from test_proxy_compute import Cloud, remove_proxies
-from test_vcenter_prepare import lab_state
-from test_vcenter_prepare import vcenter, vsphere  # noqa: F401  # pylint: disable=unused-import
+from helpers.awx import Job, awx_credentials, run_job
+from helpers.cloud import Cloud, remove_proxies
+from helpers.lab import LAB
+from helpers.vsphere import lab_state
 
 
 def _prepare(job: Job):
@@ -72,7 +69,7 @@ def test_job_runs_with_awx_credentials_only_and_leaks_nothing(lab, private_data_
     assert job.leaks(credentials.secrets) == []
 
 
-def test_prepare_job_in_check_mode_changes_nothing(lab, private_data_dir, vsphere):  # noqa: F811
+def test_prepare_job_in_check_mode_changes_nothing(lab, private_data_dir, vsphere):
     before = lab_state(vsphere)
     job = run_job(private_data_dir, "vcenter_prepare.yml", awx_credentials(lab, private_data_dir),
                   extravars=PREPARE_A, check=True)
@@ -83,13 +80,11 @@ def test_prepare_job_in_check_mode_changes_nothing(lab, private_data_dir, vspher
 def test_evacuate_job_in_check_mode_changes_nothing(lab, private_data_dir):
     """The job template's default job type is check: it shows the plan for a host that is up
     (fenced asserted) and leaves its nova-compute service exactly as it was."""
-    conn = openstack.connection.Connection(
-        config=openstack.config.OpenStackConfig(config_files=[lab["env"]["OS_CLIENT_CONFIG_FILE"]]).get_one("lab-admin"))
+    cloud = Cloud(lab["env"])
 
     def service():
-        found = conn.compute.get("/os-services?binary=nova-compute&host=kvm-compute-1",
-                                 headers={"OpenStack-API-Version": "compute 2.53"}).json()["services"]
-        return [(s["status"], s["forced_down"], s["disabled_reason"]) for s in found]
+        found = cloud.services()["kvm-compute-1"]
+        return (found["status"], found["forced_down"], found["disabled_reason"])
 
     before = service()
     job = run_job(private_data_dir, "evacuate_host.yml", awx_credentials(lab, private_data_dir),
@@ -101,7 +96,7 @@ def test_evacuate_job_in_check_mode_changes_nothing(lab, private_data_dir):
     assert service() == before
 
 
-def test_prepare_job_fixes_then_is_idempotent(lab, tmp_path, vsphere):  # noqa: F811
+def test_prepare_job_fixes_then_is_idempotent(lab, tmp_path, vsphere):
     """A real run through AWX's environment (the vsphere fixture puts the lab back)."""
     runs = []
     for attempt in ("first", "second"):
@@ -128,7 +123,7 @@ def test_without_the_port_extra_var_the_job_says_what_to_fix(lab, private_data_d
 
 
 @pytest.fixture
-def site_inventory(lab, vsphere):  # noqa: F811
+def site_inventory(lab, vsphere):
     """The lab's site inventory, as an AWX inventory would hold it. Afterwards the lab is put
     back: vCenter by the vsphere fixture, the proxies, aggregates, flavors and images here."""
     subprocess.run(LAB + ["site-vars"], check=True, capture_output=True, env={**os.environ, "LAB_DIR": str(lab["state"])})

@@ -6,15 +6,14 @@ service claiming a cluster) are in test_proxy_compute.py.
 
 import json
 
-from conftest import clean_env, run_module
+from helpers.lab import clean_env
+from helpers.playbook import run_module
 
 CLUSTERS = {"Cluster-A": 294912, "Cluster-B": 147456}  # the default inventory: 64+128+96 GiB, 32+48+64 GiB
 
 
 def env_of(lab, **overrides):
-    env = {k: v for k, v in lab["env"].items() if k.startswith(("VMWARE_", "OS_")) or k == "SSL_CERT_FILE"}
-    env.update(overrides)
-    return clean_env(**env)
+    return clean_env(**{**lab["env"], **overrides})
 
 
 def test_a_cluster_mapped_to_two_proxies_is_refused_before_any_call(lab):

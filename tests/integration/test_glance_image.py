@@ -4,14 +4,15 @@ import subprocess
 
 import pytest
 
-from conftest import clean_env, run_module
+from helpers.cloud import Cloud
+from helpers.playbook import run_module
 
 NAME = "test-glance-image"
 
 
 @pytest.fixture
-def cloud(lab):
-    env = clean_env(OS_CLIENT_CONFIG_FILE=str(lab["state"] / "clouds.yaml"), OS_CLOUD="lab-admin")
+def cloud(admin_env):
+    env = admin_env
     yield env
     run_module("glance_image", {"name": NAME, "state": "absent"}, env=env)
 
@@ -51,11 +52,38 @@ def test_upload_once_then_properties_then_replace(cloud, tmp_path):
     assert replaced.result["image"]["properties"]["hw_disk_bus"] == "virtio"
 
 
+def images(env):
+    """The lab's images of NAME, as glance lists them."""
+    return [image for image in Cloud(env).conn.image.images() if image.name == NAME]
+
+
 def test_glance_checks_the_data_against_the_disk_format(cloud, tmp_path):
-    run = run_module("glance_image", {"name": NAME, "filename": qcow2(tmp_path / "a.qcow2", "1M"),
-                                      "disk_format": "vmdk"}, env=cloud)
+    wanted = {"name": NAME, "filename": qcow2(tmp_path / "a.qcow2", "1M"), "disk_format": "vmdk"}
+    run = run_module("glance_image", wanted, env=cloud)
     assert run.failed
     assert run.msg.startswith("Glance refused to upload")
+    # The image it created is gone again, so the next run with a good file succeeds.
+    assert "(HTTP 415)" in run.msg and ". Undone: deleted image %s (" % NAME in run.msg, run.msg
+    assert run.result["changed"] is False and images(cloud) == []
+    good = run_module("glance_image", dict(wanted, disk_format="qcow2"), env=cloud)
+    assert not good.failed, good.output
+    assert good.result["image"]["status"] == "active"
+
+
+def test_an_image_left_queued_is_replaced(cloud, tmp_path):
+    # What an earlier failed upload left: glance takes no second upload into such an image (HTTP 500).
+    conn = Cloud(cloud).conn
+    queued = conn.image.create_image(name=NAME, disk_format="vmdk", container_format="bare")
+    path = qcow2(tmp_path / "a.qcow2", "1M")
+    with open(path, "rb") as data:
+        response = conn.image.put("/images/%s/file" % queued.id, data=data,
+                                  headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 415 and conn.image.get_image(queued.id).status == "queued"
+
+    run = run_module("glance_image", {"name": NAME, "filename": path, "disk_format": "qcow2"}, env=cloud)
+    assert not run.failed, run.output
+    assert run.result["changes"] == ["create", "upload", "delete old"]
+    assert [(image.id, image.status) for image in images(cloud)] == [(run.result["image"]["id"], "active")]
 
 
 def test_missing_file(cloud):

@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import openstack.config
-import openstack.connection
 import pytest
 
-from conftest import LAB, PLAYBOOK, ROOT, VENV_BIN, clean_env, run_module
+from helpers.cloud import Cloud
+from helpers.lab import LAB, ROOT, VENV_BIN
+from helpers.playbook import PLAYBOOK, run_module
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
@@ -35,28 +35,23 @@ FLAVORS = {"evac-small": 512, "evac-300g": 300000, "evac-600g": 600000}
 IMAGE = "evac-tiny"
 
 
-class Cloud:
-    """Just enough of nova, as the lab's admin, to set scenes and check outcomes."""
+class EvacuationCloud(Cloud):
+    """The lab's nova as its admin, with the image and flavors these tests boot, to set scenes and check outcomes."""
 
-    def __init__(self, clouds_file):
-        config = openstack.config.OpenStackConfig(config_files=[str(clouds_file)]).get_one("lab-admin")
-        self.conn = openstack.connection.Connection(config=config)
+    def __init__(self, env):
+        super().__init__(env)
         self.image = self._image()
         self.flavors = {name: self._flavor(name, ram) for name, ram in FLAVORS.items()}
-
-    def call(self, method, path, body=None, microversion="2.74"):
-        response = self.conn.compute.request(path, method, json=body, raise_exc=True,
-                                             headers={"OpenStack-API-Version": "compute " + microversion})
-        return response.json() if response.content else None
 
     def boot(self, name, count, host, flavor="evac-small", metadata=None):
         server = {"name": name, "imageRef": self.image, "flavorRef": self.flavors[flavor], "networks": "none",
                   "host": host, "min_count": count, "max_count": count, "metadata": metadata or {}}
-        self.call("POST", "/servers", {"server": server})
+        # 2.74: a host named at boot still goes through the scheduler.
+        self.call("POST", "/servers", {"server": server}, microversion="2.74")
         return self.wait(name, count, lambda s: s["status"] == "ACTIVE")
 
     def servers(self, prefix):
-        return self.call("GET", "/servers/detail?all_tenants=1&name=^%s" % prefix, microversion="2.53")["servers"]
+        return self.listing("/servers/detail?all_tenants=1&name=^%s" % prefix, "servers")
 
     def wait(self, prefix, count, done, timeout=180):
         deadline = time.monotonic() + timeout
@@ -72,12 +67,12 @@ class Cloud:
         self.call("POST", "/servers/%s/action" % server["id"], body)
 
     def service(self, host=SOURCE):
-        return self.call("GET", "/os-services?binary=nova-compute&host=%s" % host, microversion="2.53")["services"][0]
+        return self.services()[host]
 
     def evacuations(self, servers):
         ids = {s["id"] for s in servers}
-        migrations = self.call("GET", "/os-migrations?migration_type=evacuation&source_compute=%s" % SOURCE,
-                               microversion="2.59")["migrations"]
+        migrations = self.listing("/os-migrations?migration_type=evacuation&source_compute=%s" % SOURCE, "migrations",
+                                  microversion="2.59")
         return [m for m in migrations if m["instance_uuid"] in ids]
 
     def delete(self, prefixes):
@@ -109,13 +104,8 @@ class Cloud:
 
 
 @pytest.fixture(scope="module")
-def module_env(lab):
-    return clean_env(OS_CLIENT_CONFIG_FILE=str(lab["state"] / "clouds.yaml"), OS_CLOUD="lab-admin")
-
-
-@pytest.fixture(scope="module")
 def cloud(lab):
-    return Cloud(lab["state"] / "clouds.yaml")
+    return EvacuationCloud(lab["env"])
 
 
 class HostFailure:
@@ -135,14 +125,14 @@ class HostFailure:
 
 
 @pytest.fixture
-def failure(cloud, module_env):
+def failure(cloud, admin_env):
     service = cloud.service()
     assert (service["state"], service["status"], service["forced_down"]) == ("up", "enabled", False), service
     failure = HostFailure(cloud)
     yield failure
     if failure.killed:
         subprocess.run(LAB + ["up", "--only", "openstack"], check=True, stdout=subprocess.DEVNULL)
-    restored = evacuate(module_env, state="restored")
+    restored = evacuate(admin_env, state="restored")
     assert not restored.failed, restored.output
     cloud.delete(failure.prefixes)
     assert (cloud.service()["status"], cloud.service()["forced_down"]) == ("enabled", False)
@@ -156,7 +146,7 @@ def rows_by_name(run):
     return {row["name"]: row for row in run.result["instances"]}
 
 
-def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure, module_env):
+def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure, admin_env):
     servers = failure.boot("ev-all", 6)
     by_name = {s["name"]: s for s in servers}
     before = dict.fromkeys(by_name, "active")
@@ -169,7 +159,7 @@ def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure,
     cloud.wait("ev-all", 6, lambda s: s["OS-EXT-STS:vm_state"] == before[s["name"]])
     failure.kill()
 
-    run = evacuate(module_env, fenced=True)
+    run = evacuate(admin_env, fenced=True)
 
     assert not run.failed, run.output
     assert run.result["changed"]
@@ -187,22 +177,22 @@ def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure,
     assert (service["forced_down"], service["status"]) == (True, "disabled")
     assert service["disabled_reason"].startswith("instance_evacuate:")
 
-    again = evacuate(module_env, fenced=True)
+    again = evacuate(admin_env, fenced=True)
     assert not again.failed and not again.result["changed"], again.output
     assert {row["action"] for row in again.result["instances"]} == {"already_evacuated"}
 
     # The host is still dead, so its evacuations are 'done', not 'completed': nova would refuse too.
-    early = evacuate(module_env, state="restored")
+    early = evacuate(admin_env, state="restored")
     assert early.failed
     assert "has not yet cleaned up after the evacuation" in early.msg
     assert cloud.service()["forced_down"] is True
 
 
-def test_a_live_source_is_refused_and_nothing_changes(cloud, failure, module_env):
+def test_a_live_source_is_refused_and_nothing_changes(cloud, failure, admin_env):
     servers = failure.boot("ev-live", 2)
 
     for check_mode in (True, False):
-        run = evacuate(module_env, check_mode=check_mode)
+        run = evacuate(admin_env, check_mode=check_mode)
         assert run.failed
         assert run.msg.startswith("nova-compute on kvm-compute-1 is up (last heartbeat")
         assert "fenced: true" in run.msg
@@ -213,14 +203,14 @@ def test_a_live_source_is_refused_and_nothing_changes(cloud, failure, module_env
     assert cloud.evacuations(servers) == []
 
 
-def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, module_env):
+def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, admin_env):
     servers = failure.boot("ev-plan-ha", 2, metadata={"HA_Enabled": "true"})
     servers += failure.boot("ev-plan-no", 1)
     cloud.action(servers[0], {"os-stop": None})
     cloud.wait("ev-plan-ha", 2, lambda s: s["id"] != servers[0]["id"] or s["OS-EXT-STS:vm_state"] == "stopped")
     failure.kill()
 
-    run = evacuate(module_env, check_mode=True, fenced=True, metadata_key="HA_Enabled", shared_storage=True)
+    run = evacuate(admin_env, check_mode=True, fenced=True, metadata_key="HA_Enabled", shared_storage=True)
 
     assert not run.failed, run.output
     assert run.result["changed"]
@@ -237,7 +227,7 @@ def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, module_
     assert cloud.evacuations(servers) == []
 
 
-def test_a_target_without_room_fails_those_instances_and_the_others_succeed(cloud, failure, module_env):
+def test_a_target_without_room_fails_those_instances_and_the_others_succeed(cloud, failure, admin_env):
     small = failure.boot("ev-room-small", 4)
     big = failure.boot("ev-room-big", 2, flavor="evac-300g")
     # kvm-compute-2, the named target, keeps room for small instances only; kvm-compute-3 for one big one.
@@ -245,7 +235,7 @@ def test_a_target_without_room_fails_those_instances_and_the_others_succeed(clou
     failure.boot("ev-room-fill-b", 1, host="kvm-compute-3", flavor="evac-300g")
     failure.kill()
 
-    run = evacuate(module_env, fenced=True, target_host="kvm-compute-2", shared_storage=True)
+    run = evacuate(admin_env, fenced=True, target_host="kvm-compute-2", shared_storage=True)
 
     assert run.failed
     rows = rows_by_name(run)
@@ -262,11 +252,11 @@ def test_a_target_without_room_fails_those_instances_and_the_others_succeed(clou
     assert {s["OS-EXT-SRV-ATTR:host"] for s in cloud.servers("ev-room-small")} != {SOURCE}
 
 
-def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, module_env, tmp_path):
+def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, admin_env, tmp_path):
     servers = failure.boot("ev-resume", 8)
     failure.kill()
 
-    interrupted = start_module("instance_evacuate", dict(host=SOURCE, fenced=True, concurrency=2), module_env,
+    interrupted = start_module("instance_evacuate", dict(host=SOURCE, fenced=True, concurrency=2), admin_env,
                                tmp_path)
     try:
         deadline = time.monotonic() + 120
@@ -278,7 +268,7 @@ def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, module_en
         interrupted.wait()
     assert sum(m["status"] == "done" for m in cloud.evacuations(servers)) < 8
 
-    run = evacuate(module_env, fenced=True)
+    run = evacuate(admin_env, fenced=True)
 
     assert not run.failed, run.output
     actions = [row["action"] for row in run.result["instances"]]
@@ -290,20 +280,20 @@ def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, module_en
     assert sorted(done) == sorted(s["id"] for s in servers)
 
 
-def test_the_playbook_takes_survey_answers_and_summarises(cloud, failure, module_env):
+def test_the_playbook_takes_survey_answers_and_summarises(cloud, failure, admin_env):
     failure.boot("ev-book", 2)
     failure.kill()
     # As an AWX survey sends them: every answer a string, an empty one meaning "not set".
     answers = {"evacuate_host": SOURCE, "evacuate_fenced": "true", "evacuate_target_host": "",
                "evacuate_concurrency": "4", "evacuate_metadata_key": ""}
 
-    run = playbook(module_env, answers)
+    run = playbook(admin_env, answers)
 
     assert run.returncode == 0, run.stdout
     assert "kvm-compute-1: 2 evacuated, 0 failed, 0 left on the host, in" in run.stdout
     assert "nova-compute disabled and down, forced down" in run.stdout
     assert run.stdout.count("done: on kvm-compute-") == 2
-    refused = playbook(module_env, dict(answers, evacuate_state="restored"))
+    refused = playbook(admin_env, dict(answers, evacuate_state="restored"))
     assert refused.returncode != 0
     assert "has not yet cleaned up after the evacuation" in refused.stdout
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_module
+from helpers.playbook import run_module
 
 NOBODY = 65534
 

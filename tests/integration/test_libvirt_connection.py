@@ -1,6 +1,6 @@
 """The libvirt connection layer: libvirt's test driver, and every failure we can cause here."""
 
-from conftest import run_module
+from helpers.playbook import run_module
 
 
 def test_reads_a_host_through_libvirts_test_driver():

@@ -11,12 +11,10 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-import openstack
-import openstack.config
-import openstack.connection
 import pytest
 
-from conftest import VENV_BIN, clean_env
+from helpers.cloud import Cloud
+from helpers.lab import VENV_BIN
 
 PLAYBOOK = """
 - hosts: localhost
@@ -38,10 +36,9 @@ PREFIX = "test-mixed-"
 
 
 @pytest.fixture(scope="module")
-def cloud(lab):
-    env = clean_env(OS_CLIENT_CONFIG_FILE=str(lab["state"] / "clouds.yaml"), OS_CLOUD="lab-admin")
-    config = openstack.config.OpenStackConfig(config_files=[str(lab["state"] / "clouds.yaml")])
-    conn = openstack.connection.Connection(config=config.get_one("lab-admin"))
+def cloud(lab, admin_env):
+    env = admin_env
+    conn = Cloud(lab["env"]).conn
     yield env, conn
     for server in conn.compute.servers(all_projects=True):
         if server.name.startswith(PREFIX):

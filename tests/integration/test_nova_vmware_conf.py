@@ -10,10 +10,11 @@ import json
 import os
 import pwd
 import stat
+import subprocess
 
 import pytest
 
-from conftest import run_module
+from helpers.playbook import run_module
 
 HAND_EDITED = """\
 # nova.conf of a compute proxy, edited by hand after an old guide
@@ -188,3 +189,104 @@ def test_text_nova_cannot_parse_is_named_and_left_alone(conf):
     assert run.msg == ("%s line %d: continuation line without a value to continue: '  stray indented line': "
                        "nova cannot read this file either; fix that line first." % (conf, broken.count("\n")))
     assert conf.read_text() == broken
+
+
+@pytest.mark.parametrize("mode, refusal", [
+    ("0666", "mode 0666 lets every user of this host read and write"),
+    ("0777", "mode 0777 lets every user of this host read and write"),
+    ("0644", "mode 0644 lets every user of this host read"),
+    ("0642", "mode 0642 lets every user of this host write"),
+    (0o602, "mode 0602 lets every user of this host write"),
+    ("u=rw,g=r,o=r", "mode u=rw,g=r,o=r (0644) lets every user of this host read"),
+    # Symbolic modes change the current mode: the file is 0644, and o keeps its r.
+    ("u=rw,g=r", "mode u=rw,g=r (0644) lets every user of this host read"),
+    ("77777", "mode 77777 is not the mode of a file, whose permission bits end at 07777"),
+    ("04640", "mode 04640 sets setuid, setgid or sticky"),
+    # YAML's 640 without its leading zero is decimal: 01200, sticky and owner-write only.
+    (640, "mode 1200 sets setuid, setgid or sticky"),
+    ("rw-r-----", "mode 'rw-r-----' is neither octal such as '0640' nor symbolic"),
+])
+def test_modes_that_are_not_private_file_modes_are_refused(conf, mode, refusal):
+    run = configure(conf, cluster_name="Cluster-A", host_password="s3cret-nvc", mode=mode)
+    untouched(conf, run)
+    assert run.msg.startswith(refusal), run.msg
+    assert sorted(os.listdir(conf.parent)) == ["nova.conf"]
+
+
+def test_world_access_is_written_when_the_operator_says_so(conf):
+    run = configure(conf, cluster_name="Cluster-A", mode="0644", allow_world_access=True)
+    assert not run.failed and run.result["changed"], run.output
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o644 and "cluster_name = Cluster-A\n" in conf.read_text()
+    assert not configure(conf, cluster_name="Cluster-A", mode="0644", allow_world_access=True).result["changed"]
+
+
+def test_a_symbolic_mode_is_applied_and_stays_applied(conf):
+    run = configure(conf, cluster_name="Cluster-A", mode="u=rw,g=r,o=")
+    assert not run.failed and run.result["changed"], run.output
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o640
+    again = configure(conf, cluster_name="Cluster-A", mode="u=rw,g=r,o=")
+    assert not again.failed and not again.result["changed"], again.output
+    # g-r on the 0640 file: only the mode changes, so the file keeps its content and inode.
+    inode = conf.stat().st_ino
+    narrowed = configure(conf, cluster_name="Cluster-A", mode="g-r")
+    assert narrowed.result["changed"] and stat.S_IMODE(conf.stat().st_mode) == 0o600 and conf.stat().st_ino == inode
+
+
+@pytest.mark.parametrize("new_mode, backup_mode", [("0640", 0o640), ("0600", 0o600)])
+def test_a_backup_is_no_more_open_than_the_new_file(conf, new_mode, backup_mode):
+    run = configure(conf, cluster_name="Cluster-A", host_password="0ld-s3cret-nvc", backup=True, mode=new_mode)
+    assert not run.failed, run.output
+    backup = run.result["backup_file"]
+    assert open(backup).read() == HAND_EDITED
+    assert stat.S_IMODE(os.stat(backup).st_mode) == backup_mode
+    second = configure(conf, cluster_name="Cluster-A", host_password="n3w-s3cret-nvc", backup=True, mode=new_mode)
+    assert "0ld-s3cret-nvc" in open(second.result["backup_file"]).read()
+    assert stat.S_IMODE(os.stat(second.result["backup_file"]).st_mode) == backup_mode
+
+
+@pytest.fixture
+def immutable(conf):
+    if subprocess.run(["chattr", "+i", str(conf)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i needs root and a file system with the immutable flag")
+    yield conf
+    subprocess.run(["chattr", "-i", str(conf)], check=True)
+
+
+def test_an_immutable_file_fails_and_leaves_no_backup_or_temporary_file(immutable):
+    run = configure(immutable, cluster_name="Cluster-A", backup=True)
+    untouched(immutable, run)
+    assert sorted(os.listdir(immutable.parent)) == ["nova.conf"]
+    assert run.msg == "Cannot write %s: Operation not permitted (it is immutable: chattr -i it first)." % immutable
+
+
+@pytest.fixture
+def bind_mounted(conf, tmp_path):
+    """nova.conf bind-mounted from another file, as in a container: it cannot be renamed over (EBUSY)."""
+    source = tmp_path / "host-nova.conf"
+    source.write_text(HAND_EDITED)
+    source.chmod(0o644)
+    conf.unlink()
+    conf.touch()
+    if subprocess.run(["mount", "--bind", str(source), str(conf)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("mount --bind needs root (CAP_SYS_ADMIN)")
+    yield conf
+    subprocess.run(["umount", str(conf)], check=True)
+
+
+def test_unsafe_writes_writes_a_file_that_cannot_be_replaced_in_place(bind_mounted):
+    refused = configure(bind_mounted, cluster_name="Cluster-A")
+    untouched(bind_mounted, refused)
+    assert refused.msg == "Cannot write %s: Device or resource busy." % bind_mounted
+    run = configure(bind_mounted, cluster_name="Cluster-A", unsafe_writes=True)
+    assert not run.failed and run.result["changed"], run.output
+    assert "cluster_name = Cluster-A\n" in bind_mounted.read_text()
+    assert stat.S_IMODE(bind_mounted.stat().st_mode) == 0o640
+    assert sorted(os.listdir(bind_mounted.parent)) == ["host-nova.conf", "nova.conf"]
+
+
+def test_chattr_attributes_are_set_after_the_write(conf):
+    run = configure(conf, cluster_name="Cluster-A", attributes="+A")
+    assert not run.failed and run.result["changed"], run.output
+    flags = subprocess.run(["lsattr", "-d", str(conf)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert "A" in flags and "cluster_name = Cluster-A\n" in conf.read_text()
+    assert run.result["diff"][1]["after"].endswith("attributes +A\n")

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._nova_vmware_options import OPTIONS
-from conftest import run_module
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._nova_conf.vmware_options import OPTIONS
+from helpers.playbook import run_module
 
 # Loads the files the way nova-compute does and prints what nova sees, with Python types.
 READ_BACK = r"""

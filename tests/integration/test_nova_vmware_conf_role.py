@@ -1,6 +1,7 @@
 """The nova_vmware_driver role against the lab's vCenter: CA installed, config validated and written, handler once."""
 
 import grp
+import json
 import os
 import pwd
 import re
@@ -10,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import VENV_BIN, clean_env
+from helpers.lab import VENV_BIN, clean_env
 
 PLAY = """
 - hosts: localhost
@@ -39,12 +40,13 @@ def play(lab, tmp_path):
     env = lab["env"]
     paths = {"conf": tmp_path / "nova.conf", "ca_file": tmp_path / "vcenter-ca.pem", "marker": tmp_path / "restarted"}
 
-    def run(cluster="Cluster-A"):
+    def run(cluster="Cluster-A", **variables):
         playbook = tmp_path / "play.yml"
         playbook.write_text(PLAY.format(
             ca_pem=lab["state"] / "pki" / "ca.pem", host=env["VMWARE_HOST"], port=env["VMWARE_PORT"], user=env["VMWARE_USER"],
             owner=pwd.getpwuid(os.getuid()).pw_name, group=grp.getgrgid(os.getgid()).gr_name, cluster=cluster, **paths))
-        completed = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(playbook)], capture_output=True, text=True,
+        completed = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(playbook), "-e", json.dumps(variables)],
+                                   capture_output=True, text=True,
                                    env=clean_env(NOVA_VCENTER_PASSWORD=env["VMWARE_PASSWORD"]), timeout=600, check=False)
         return completed, completed.stdout + completed.stderr
 
@@ -89,3 +91,14 @@ def test_role_stops_before_writing_when_vcenter_disagrees(play):
     assert completed.returncode != 0
     assert "Cluster Cluster-Z not found in this vCenter" in output
     assert not paths["conf"].exists() and not paths["marker"].exists()
+
+
+def test_role_refuses_a_world_readable_mode_unless_told_to_allow_it(play):
+    run, paths = play[:2]
+    completed, output = run(nova_vmware_driver_mode="0644")
+    assert completed.returncode != 0
+    assert "mode 0644 lets every user of this host read %s" % paths["conf"] in output
+    assert not paths["conf"].exists() and not paths["marker"].exists()
+    completed, output = run(nova_vmware_driver_mode="0644", nova_vmware_driver_allow_world_access=True)
+    assert completed.returncode == 0, output
+    assert stat.S_IMODE(paths["conf"].stat().st_mode) == 0o644

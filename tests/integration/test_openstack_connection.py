@@ -3,7 +3,9 @@
 import pytest
 import yaml
 
-from conftest import clean_env, run_module
+from helpers.lab import clean_env
+from helpers.playbook import run_module
+from helpers.vsphere import lab_vcenter
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +95,43 @@ def test_missing_openstacksdk(clouds_file, bare_python):
                      interpreter=bare_python)
     assert run.failed
     assert "openstacksdk is required" in run.msg
+
+
+def verbose_env(**overrides):
+    """The environment of a run at -vvv, as AWX's Debug verbosity runs a job: the output shows the invocation."""
+    return clean_env(ANSIBLE_VERBOSITY="3", **overrides)
+
+
+def test_a_cloud_dicts_password_never_shows_at_vvv_its_other_settings_do(clouds, lab):
+    cloud = admin_cloud(clouds)
+    run = run_module("hypervisor_info", {"cloud": cloud}, env=verbose_env())
+    assert not run.failed, run.output
+    assert lab["secrets"]["admin"] not in run.output
+    assert '"password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in run.output
+    # Only the secret is masked: the rest of the dict stays readable in the invocation.
+    for shown in ('"auth_url": "%s"' % cloud["auth"]["auth_url"], '"username": "admin"', '"region_name": "RegionOne"'):
+        assert shown in run.output
+
+
+# Every OpenStack module, with options that get it as far as connecting to Keystone.
+MODULES = {
+    "hypervisor_info": {},
+    "instance_evacuate": {"host": "kvm-compute-1"},
+    "compute_proxy": {"proxies": [{"host": "vmware-proxy-a", "cluster": "Cluster-A"}]},
+    "flavor": {"name": "never-made", "state": "absent"},
+    "host_aggregate": {"name": "never-made", "state": "absent"},
+    "glance_image": {"name": "never-made", "state": "absent"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_auth_errors_name_the_url_and_user_but_not_the_password(clouds, lab, module):
+    wrong = "Wr0ng-Pa55word-auth"
+    auth = dict(clouds["lab-admin"]["auth"], password=wrong)
+    run = run_module(module, dict(MODULES[module], auth=auth, auth_type="password"),
+                     env=verbose_env(**lab_vcenter(lab)))
+    assert run.failed
+    assert run.msg.startswith("Keystone at %s rejected the credentials of user admin:" % auth["auth_url"]), run.msg
+    assert wrong not in run.output
+    assert lab["secrets"]["admin"] not in run.output
+    assert '"username": "admin"' in run.output

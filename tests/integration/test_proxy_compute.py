@@ -12,23 +12,16 @@ deleted, state directories removed.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 
-import openstack
-import openstack.config
 import pytest
 
-from conftest import LAB, ROOT, VENV_BIN, clean_env, run_module
+from helpers.cloud import PROXY_AGGREGATE, Cloud, openstack_cli, remove_proxies
+from helpers.lab import LAB, ROOT, VENV_BIN, clean_env
+from helpers.playbook import run_module
 
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
-from minilab import proxies as lab_proxies  # noqa: E402
-from minilab.config import LabConfig  # noqa: E402
-
-AGGREGATE = "vmware-proxies"
 INVENTORY = json.loads((ROOT / "tests" / "lab" / "vcsim" / "default_inventory.json").read_text())
 MIB_PER_GIB = 1024
 
@@ -48,80 +41,11 @@ def cluster_capacity():
     return found
 
 
-class Cloud:
-    """The test's own view of nova and placement (openstacksdk, admin), at pinned microversions."""
-
-    def __init__(self, env):
-        config = openstack.config.OpenStackConfig(config_files=[env["OS_CLIENT_CONFIG_FILE"]])
-        self.conn = openstack.connection.Connection(config=config.get_one(cloud=env["OS_CLOUD"]))
-
-    def get(self, service, path, microversion):
-        response = getattr(self.conn, service).get(path, microversion=microversion)
-        response.raise_for_status()
-        return response.json()
-
-    def services(self):
-        return {s["host"]: s for s in self.get("compute", "/os-services?binary=nova-compute", "2.53")["services"]}
-
-    def hypervisors(self):
-        return self.get("compute", "/os-hypervisors/detail", "2.53")["hypervisors"]
-
-    def delete_service(self, service):
-        """Delete a stopped compute service, its compute nodes and host mapping.
-
-        nova 34 answers 500 (ValueError: No such provider) when a compute node of the service
-        has no resource provider, as with a second proxy of a cluster, whose provider placement
-        refused: a placeholder provider of that UUID lets nova delete it.
-        """
-        for hypervisor in self.hypervisors():
-            if (hypervisor.get("service") or {}).get("host") != service["host"]:
-                continue
-            if self.conn.placement.get("/resource_providers/%s" % hypervisor["id"],
-                                       microversion="1.14").status_code == 404:
-                self.conn.placement.post("/resource_providers", microversion="1.14", json={
-                    "uuid": hypervisor["id"], "name": "orphan-" + hypervisor["id"]}).raise_for_status()
-        self.conn.compute.delete("/os-services/%s" % service["id"], microversion="2.53").raise_for_status()
-
-    def delete_aggregate(self, name):
-        for aggregate in self.get("compute", "/os-aggregates", "2.53")["aggregates"]:
-            if aggregate["name"] == name:
-                for host in aggregate["hosts"]:
-                    self.conn.compute.post("/os-aggregates/%s/action" % aggregate["id"], microversion="2.53",
-                                           json={"remove_host": {"host": host}}).raise_for_status()
-                self.conn.compute.delete("/os-aggregates/%s" % aggregate["id"], microversion="2.53").raise_for_status()
-
-
-def openstack_cli(lab, *args, microversion="2.53"):
-    """The real `openstack` client of the lab's venv, by default at the microversion that still shows capacity."""
-    command = [str(lab["state"] / "venv" / "bin" / "openstack"), "--os-compute-api-version", microversion, *args, "-f", "json"]
-    completed = subprocess.run(command, env=clean_env(**lab_env(lab)), capture_output=True, text=True, check=False,
-                               timeout=600)
-    assert completed.returncode == 0, "%s: %s" % (" ".join(command[1:]), completed.stderr[-2000:])
-    return json.loads(completed.stdout)
-
-
-def lab_env(lab):
-    return {k: v for k, v in lab["env"].items() if k.startswith(("VMWARE_", "OS_")) or k == "SSL_CERT_FILE"}
-
-
 def recap(output):
     totals = {}
     for name, value in re.findall(r"\b(ok|changed|failed)=(\d+)", output):
         totals[name] = totals.get(name, 0) + int(value)
     return totals
-
-
-def remove_proxies(lab, cloud, hosts):
-    """Stop every proxy of the lab, delete their services and the test aggregate, remove their state."""
-    cfg = LabConfig(state=lab["state"])
-    lab_proxies.stop(cfg)
-    services = cloud.services()
-    for host in hosts:
-        if host in services:
-            cloud.delete_service(services[host])
-    cloud.delete_aggregate(AGGREGATE)
-    for host in hosts:
-        shutil.rmtree(lab["state"] / "proxies" / host, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +62,10 @@ def provisioned(lab):
         started = time.monotonic()
         completed = subprocess.run(
             [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "-e", "@%s" % variables,
-             "-e", "proxy_compute_node_aggregate=%s" % AGGREGATE, "-e", "proxy_compute_node_availability_zone=%s" % AGGREGATE,
+             "-e", "proxy_compute_node_aggregate=%s" % PROXY_AGGREGATE,
+             "-e", "proxy_compute_node_availability_zone=%s" % PROXY_AGGREGATE,
              *extra, str(ROOT / "playbooks" / "proxy_compute.yml")],
-            env=clean_env(**lab_env(lab)), capture_output=True, text=True, timeout=900, check=False)
+            env=clean_env(**lab["env"]), capture_output=True, text=True, timeout=900, check=False)
         return completed, completed.stdout + completed.stderr, time.monotonic() - started
 
     first = play()
@@ -178,14 +103,14 @@ def test_every_proxy_service_is_up_enabled_and_in_the_aggregates_zone(lab, provi
     for host in provisioned["hosts"]:
         assert services[host]["State"] == "up", services[host]
         assert services[host]["Status"] == "enabled"
-        assert services[host]["Zone"] == AGGREGATE
-    aggregate = openstack_cli(lab, "aggregate", "show", AGGREGATE)
+        assert services[host]["Zone"] == PROXY_AGGREGATE
+    aggregate = openstack_cli(lab, "aggregate", "show", PROXY_AGGREGATE)
     assert sorted(aggregate["hosts"]) == sorted(provisioned["hosts"])
-    assert aggregate["availability_zone"] == AGGREGATE
+    assert aggregate["availability_zone"] == PROXY_AGGREGATE
 
 
 def test_placement_holds_each_cluster_with_the_largest_host_as_max_unit(lab, provisioned):
-    run = run_module("compute_proxy", {"proxies": mapping(provisioned)}, env=clean_env(**lab_env(lab)))
+    run = run_module("compute_proxy", {"proxies": mapping(provisioned)}, env=clean_env(**lab["env"]))
     assert not run.failed and not run.result["changed"], run.msg
     expected = cluster_capacity()
     for row in run.result["proxies"]:
@@ -204,7 +129,7 @@ def test_a_second_run_changes_nothing(lab, provisioned):
 
 
 def test_disabling_a_proxy_shows_a_diff_in_check_mode_then_applies_once(lab, provisioned):
-    env = clean_env(**lab_env(lab))
+    env = clean_env(**lab["env"])
     wanted = mapping(provisioned)
     host = wanted[1]["host"]
     wanted[1].update(enabled=False, disabled_reason="vSphere maintenance CHG-1")
@@ -231,7 +156,7 @@ def test_the_role_refuses_a_duplicated_mapping_before_touching_a_host(lab, provi
         [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "-e", "@%s" % provisioned["variables"],
          "-e", "proxy_compute_node_config_dir=%s/{{ proxy_compute_node_host }}" % tmp_path,
          str(ROOT / "playbooks" / "proxy_compute.yml")],
-        env=clean_env(**lab_env(lab)), capture_output=True, text=True, timeout=300, check=False)
+        env=clean_env(**lab["env"]), capture_output=True, text=True, timeout=300, check=False)
     output = completed.stdout + completed.stderr
     assert completed.returncode != 0
     assert "Cluster-A is mapped to %s" % " and ".join(sorted(hosts)) in output
@@ -268,7 +193,7 @@ def test_a_second_service_claiming_a_cluster_is_flagged(lab, provisioned, tmp_pa
             time.sleep(3)
         assert "Conflicting resource provider name" in (tmp_path / "rogue.log").read_text()
 
-        run = run_module("compute_proxy", {"proxies": mapping(provisioned)}, env=clean_env(**lab_env(lab)))
+        run = run_module("compute_proxy", {"proxies": mapping(provisioned)}, env=clean_env(**lab["env"]))
         assert run.failed
         assert run.result["conflicts"] == [{
             "cluster": first["cluster"], "cluster_moid": run.result["proxies"][0]["cluster_moid"],

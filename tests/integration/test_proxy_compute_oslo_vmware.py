@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import clean_env
+from helpers.lab import clean_env
 
 SCRIPT = r'''
 import json, os, re, sys

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, VENV_BIN, clean_env
-from test_proxy_compute import Cloud, lab_env, remove_proxies
+from helpers.cloud import Cloud, remove_proxies
+from helpers.lab import ROOT, VENV_BIN, clean_env
 
 pytestmark = pytest.mark.skipif(os.environ.get("LAB_PROXY_PYPI") != "1",
                                 reason="installs nova from PyPI (minutes): set LAB_PROXY_PYPI=1")
@@ -39,7 +39,7 @@ def test_the_default_install_from_pypi_gives_a_working_proxy(lab, tmp_path):
         completed = subprocess.run(
             [str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"), "-e", "@%s" % (tmp_path / "vars.yml"),
              str(ROOT / "playbooks" / "proxy_compute.yml")],
-            env=clean_env(**lab_env(lab)), capture_output=True, text=True, timeout=3600, check=False)
+            env=clean_env(**lab["env"]), capture_output=True, text=True, timeout=3600, check=False)
         print("play with nova installed from PyPI: %.0f s" % (time.monotonic() - started))
         assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
         assert (venv / "bin" / "nova-compute").exists() and (venv / "bin" / "supervisord").exists()

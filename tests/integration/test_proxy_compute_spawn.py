@@ -19,8 +19,9 @@ import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
-from conftest import ROOT, VENV_BIN, clean_env, private_simulator
-from test_proxy_compute import Cloud, lab_env, openstack_cli
+from helpers.cloud import Cloud, openstack_cli
+from helpers.lab import ROOT, VENV_BIN, clean_env
+from helpers.vsphere import private_simulator
 
 HOST = "vmware-proxy-spawn"
 INSTANCE_UUID = "5b0e7a3c-1d2f-4e5a-9b8c-7d6e5f4a3b2c"
@@ -60,7 +61,7 @@ def spawn_proxy(lab, private_vcenter):
     (work / "inventory.yml").write_text(json.dumps({"all": {"children": {"vmware_proxies": {"hosts": {HOST: {
         "proxy_compute_node_cluster": "Cluster-S", "ansible_connection": "local",
         "ansible_python_interpreter": str(VENV_BIN / "python")}}}}}}))
-    env = clean_env(**lab_env(lab))
+    env = clean_env(**lab["env"])
     cloud = Cloud(lab["env"])
     try:
         completed = subprocess.run(

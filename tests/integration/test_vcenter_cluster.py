@@ -4,88 +4,12 @@ State is read back through a pyVmomi session of the test's own (``VSphere``), no
 the module, and every test that changes a cluster restores it.
 """
 
-import ssl
-
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from conftest import clean_env, run_module
-
-
-class LabEnv(dict):
-    """The lab's VMWARE_* variables, with the password masked wherever pytest prints them."""
-
-    def __repr__(self):
-        return repr({key: "********" if "PASSWORD" in key else value for key, value in self.items()})
-
-
-def lab_vcenter(lab):
-    return LabEnv((k, v) for k, v in lab["env"].items() if k.startswith("VMWARE_") or k == "SSL_CERT_FILE")
-
-
-class VSphere:
-    """The test's own view of vCenter, to set up state and read it back independently of the modules."""
-
-    def __init__(self, env):
-        context = ssl.create_default_context(cafile=env["SSL_CERT_FILE"])
-        self.si = SmartConnect(host=env["VMWARE_HOST"], port=int(env["VMWARE_PORT"]), user=env["VMWARE_USER"],
-                               pwd=env["VMWARE_PASSWORD"], sslContext=context)
-        self.content = self.si.RetrieveContent()
-
-    def close(self):
-        Disconnect(self.si)
-
-    def all(self, vimtype):
-        view = self.content.viewManager.CreateContainerView(self.content.rootFolder, [vimtype], True)
-        try:
-            return list(view.view)
-        finally:
-            view.Destroy()
-
-    def find(self, vimtype, name):
-        return next(obj for obj in self.all(vimtype) if obj.name == name)
-
-    def cluster_settings(self, name):
-        config = self.find(vim.ClusterComputeResource, name).configurationEx
-        drs, das = config.drsConfig, config.dasConfig
-        return {"drs": {"enabled": drs.enabled, "defaultVmBehavior": drs.defaultVmBehavior, "vmotionRate": drs.vmotionRate},
-                "das": {"enabled": das.enabled, "hostMonitoring": das.hostMonitoring,
-                        "admissionControlEnabled": das.admissionControlEnabled}}
-
-    def set_cluster(self, name, settings):
-        spec = vim.cluster.ConfigSpecEx(drsConfig=vim.cluster.DrsConfigInfo(**settings["drs"]),
-                                        dasConfig=vim.cluster.DasConfigInfo(**settings["das"]))
-        WaitForTask(self.find(vim.ClusterComputeResource, name).ReconfigureComputeResource_Task(spec, True))
-
-    def hosts(self, cluster):
-        return sorted(self.find(vim.ClusterComputeResource, cluster).host, key=lambda host: host.name)
-
-    def rulesets(self, cluster, key):
-        """Host name -> whether ruleset ``key`` is enabled (None where the host does not define it)."""
-        return {host.name: next((rs.enabled for rs in host.config.firewall.ruleset if rs.key == key), None)
-                for host in self.hosts(cluster)}
-
-    def portgroups(self, cluster, name):
-        """Host name -> (vlan, switch) of standard port group ``name`` (None where absent)."""
-        return {host.name: next(((pg.spec.vlanId, pg.spec.vswitchName) for pg in host.config.network.portgroup
-                                 if pg.spec.name == name), None) for host in self.hosts(cluster)}
-
-    def mounts(self, cluster, datastore):
-        return sorted(host.name for host in self.hosts(cluster) if any(ds.name == datastore for ds in host.datastore))
-
-
-@pytest.fixture(scope="module")
-def vcenter(lab):
-    return lab_vcenter(lab)
-
-
-@pytest.fixture(scope="module")
-def vsphere(vcenter):
-    session = VSphere(vcenter)
-    yield session
-    session.close()
+from helpers.lab import clean_env
+from helpers.playbook import run_module
 
 
 @pytest.fixture
@@ -197,6 +121,16 @@ def test_settings_are_applied_then_idempotent(vcenter, vsphere, restore_clusters
     assert not again.failed, again.output
     assert not again.result["changed"]
     assert again.result["diff"]["before"] == again.result["diff"]["after"] == DRS_HA
+
+
+def test_an_automation_level_nova_cannot_use_is_warned_about(vcenter, vsphere):
+    run = cluster(vcenter, check_mode=True, cluster="Cluster-A", drs={"default_vm_behavior": "manual"})
+    assert not run.failed, run.output
+    assert run.result["warnings"] == [
+        "DRS default_vm_behavior manual leaves the placement of every VM it powers on and every migration to an "
+        "operator: nova's VMware driver needs fullyAutomated, so that vCenter places and balances the VMs nova creates."]
+    assert "warnings" not in cluster(vcenter, check_mode=True, cluster="Cluster-A",
+                                     drs={"default_vm_behavior": "fullyAutomated"}).result
 
 
 @pytest.mark.parametrize("section, setting, value, raw", [

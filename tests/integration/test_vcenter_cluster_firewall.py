@@ -5,29 +5,12 @@ VIB, except esx-b3, where "the VIB is not installed".
 """
 
 import pytest
-from pyVmomi import vim
 
-from conftest import clean_env, run_module
-from test_vcenter_cluster import VSphere, lab_vcenter
+from helpers.lab import clean_env
+from helpers.playbook import run_module
 
 VNC_PORTS = {"begin": 5900, "end": 6105}
 CLUSTER_A = ["esx-a1.lab.local", "esx-a2.lab.local", "esx-a3.lab.local"]
-
-
-@pytest.fixture(scope="module")
-def vcenter(lab):
-    return lab_vcenter(lab)
-
-
-@pytest.fixture
-def vsphere(vcenter):
-    """A session of the test's own; the vnc ruleset is disabled again everywhere afterwards."""
-    session = VSphere(vcenter)
-    yield session
-    for host in session.all(vim.HostSystem):
-        if any(rs.key == "vnc" and rs.enabled for rs in host.config.firewall.ruleset):
-            host.configManager.firewallSystem.DisableRuleset("vnc")
-    session.close()
 
 
 def firewall(vcenter, check_mode=False, **args):
@@ -88,6 +71,19 @@ def test_a_builtin_ruleset_that_covers_the_ports(vcenter, vsphere):
     run = firewall(vcenter, check_mode=True, cluster="Cluster-B", ruleset="gdbserver", required_ports=VNC_PORTS)
     assert not run.failed, run.output
     assert run.result["firewall"]["hosts"][2]["inbound"] == ["1000-9999/tcp", "50000-50999/tcp"]
+
+
+@pytest.mark.parametrize("ports, message", [
+    ({"begin": 6105, "end": 5900}, "required_ports begin 6105 is after end 5900: begin is the first port of the range, "
+                                   "end the last."),
+    ({"begin": 5900, "end": 70000}, "required_ports end 70000 is not a port: give ports from 1 to 65535."),
+])
+def test_required_ports_that_are_no_range_are_refused_and_nothing_changes(vcenter, vsphere, ports, message):
+    # A reversed range once passed as covered on every host.
+    run = firewall(vcenter, cluster="Cluster-A", ruleset="vnc", required_ports=ports)
+    assert run.failed
+    assert run.msg == message
+    assert vsphere.rulesets("Cluster-A", "vnc") == dict.fromkeys(CLUSTER_A, False)
 
 
 def test_unknown_cluster(vcenter):

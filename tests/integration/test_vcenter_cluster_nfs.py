@@ -1,31 +1,13 @@
 """vcenter_host_nfs_datastore against the lab: one NFS export, one datastore, mounted on every host."""
 
-import pytest
 from pyVmomi import vim
 
-from conftest import clean_env, run_module
-from test_vcenter_cluster import VSphere, lab_vcenter
+from helpers.lab import clean_env
+from helpers.playbook import run_module
 
 CLUSTER_A = ["esx-a1.lab.local", "esx-a2.lab.local", "esx-a3.lab.local"]
 CLUSTER_B = ["esx-b1.lab.local", "esx-b2.lab.local", "esx-b3.lab.local"]
 EXPORT = {"name": "nfs-nova", "server": "nfs.lab.local", "path": "/exports/nova"}
-
-
-@pytest.fixture(scope="module")
-def vcenter(lab):
-    return lab_vcenter(lab)
-
-
-@pytest.fixture
-def vsphere(vcenter):
-    """A session of the test's own; the test's datastores are unmounted from every host afterwards."""
-    session = VSphere(vcenter)
-    yield session
-    for datastore in session.all(vim.Datastore):
-        if datastore.name in ("nfs-nova", "nfs41-ro"):
-            for mount in datastore.host:
-                mount.key.configManager.datastoreSystem.RemoveDatastore(datastore)
-    session.close()
 
 
 def nfs(vcenter, check_mode=False, **args):

@@ -1,32 +1,12 @@
 """vcenter_portgroup against the lab: a standard port group on every host, and a distributed one on dvs-lab."""
 
-import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from conftest import clean_env, run_module
-from test_vcenter_cluster import VSphere, lab_vcenter
+from helpers.lab import clean_env
+from helpers.playbook import run_module
 
 CLUSTER_B = ["esx-b1.lab.local", "esx-b2.lab.local", "esx-b3.lab.local"]
-
-
-@pytest.fixture(scope="module")
-def vcenter(lab):
-    return lab_vcenter(lab)
-
-
-@pytest.fixture
-def vsphere(vcenter):
-    """A session of the test's own; every br100 port group the test made is removed afterwards."""
-    session = VSphere(vcenter)
-    yield session
-    for host in session.all(vim.HostSystem):
-        if any(pg.spec.name == "br100" for pg in host.config.network.portgroup):
-            host.configManager.networkSystem.RemovePortGroup("br100")
-    for portgroup in session.all(vim.dvs.DistributedVirtualPortgroup):
-        if portgroup.name == "br100":
-            WaitForTask(portgroup.Destroy_Task())
-    session.close()
 
 
 def portgroup(vcenter, check_mode=False, **args):

@@ -4,9 +4,11 @@
   datastores and VMs) are exactly those made for a cluster of one host.
 - Ambiguous cluster names (the same name in two datacenters).
 - Disconnected and maintenance-mode hosts.
+- A datacenter and cluster made through the API, managed, then destroyed.
 
-The shared lab cannot host these: 0.24's simulator cannot remove a cluster, so the state
-would leak into every later test.
+The shared lab cannot host these: no API call disconnects a host in the simulator, and a
+second datacenter or cluster would change what every other test sees of the shared lab
+while it exists.
 """
 
 import collections
@@ -14,13 +16,16 @@ import os
 import secrets
 
 import pytest
+from pyVim.task import WaitForTask
+from pyVmomi import vim
 
-from conftest import clean_env, private_simulator, run_module
-from test_vcenter_cluster import LabEnv, lab_vcenter
+from helpers.lab import LabEnv, clean_env
+from helpers.playbook import run_module
+from helpers.vsphere import VSphere, lab_vcenter, private_simulator
 
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._cluster import compile_datastore_regex
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._vcenter import vcenter_session
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.modules.vcenter_cluster import read_cluster
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._vcenter.cluster import compile_datastore_regex
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._vcenter.client import vcenter_session
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._vcenter.cluster_reads import read_cluster
 
 BIG = 40
 
@@ -90,9 +95,9 @@ def session(private_vcenter, monkeypatch):
 def test_facts_are_read_in_bulk_whatever_the_size_of_the_cluster(session):
     calls = SoapCalls(session.service_instance._stub)
     regex = compile_datastore_regex("^nfs-")
-    small = read_cluster(session, {"cluster": "Small", "datacenter": "DC1"}, regex)[2]
+    small = read_cluster(session, "Small", "DC1", regex)[2]
     small_calls, calls.names = collections.Counter(calls.names), []
-    big = read_cluster(session, {"cluster": "Big", "datacenter": "DC1"}, regex)[2]
+    big = read_cluster(session, "Big", "DC1", regex)[2]
     big_calls = collections.Counter(calls.names)
 
     assert (len(small["hosts"]), len(big["hosts"])) == (1, BIG)
@@ -151,6 +156,32 @@ def test_cluster_module_does_not_run_out_of_its_datacenter(private_vcenter):
     run = run_module("vcenter_cluster", {"cluster": "Big", "datacenter": "DC2"}, env=clean_env(**private_vcenter))
     assert run.failed
     assert run.msg == "Cluster Big not found in datacenter DC2; it has: DC2/Small."
+
+
+def test_a_cluster_made_through_the_api_is_managed_then_destroyed_with_its_datacenter(private_vcenter):
+    """The simulator destroys clusters and datacenters with their contents, so a test leaves none behind."""
+    env = clean_env(**private_vcenter)
+    session = VSphere(private_vcenter)
+    try:
+        datacenter = session.content.rootFolder.CreateDatacenter("DC-made")
+        try:
+            made = datacenter.hostFolder.CreateClusterEx("Made", vim.cluster.ConfigSpecEx())
+            WaitForTask(made.AddHost_Task(vim.host.ConnectSpec(hostName="made-1.lab"), True))
+            run = run_module("vcenter_cluster", {"cluster": "Made", "drs": {"enabled": True}}, env=env)
+            assert not run.failed, run.output
+            assert [item["name"] for item in run.result["cluster"]["hosts"]] == ["made-1.lab"]
+            WaitForTask(made.Destroy_Task())
+            gone = run_module("vcenter_cluster", {"cluster": "Made"}, env=env)
+            assert gone.msg == "Cluster Made not found in this vCenter; it has: DC1/Big, DC1/Small, DC2/Small."
+            assert not [host for host in session.all(vim.HostSystem) if host.name == "made-1.lab"]
+            datacenter.hostFolder.CreateClusterEx("Made-again", vim.cluster.ConfigSpecEx())
+        finally:
+            WaitForTask(datacenter.Destroy_Task())
+        inventory = run_module("vcenter_inventory_info", {"datacenter": "DC-made"}, env=env)
+        assert inventory.msg == "Datacenter DC-made not found; this vCenter has: DC1, DC2."
+        assert not [item for item in session.all(vim.ClusterComputeResource) if item.name.startswith("Made")]
+    finally:
+        session.close()
 
 
 def test_module_process_never_sees_the_password_in_its_output(private_vcenter):

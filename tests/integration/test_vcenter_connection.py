@@ -5,12 +5,8 @@ import threading
 
 import pytest
 
-from conftest import clean_env, run_module
-
-
-@pytest.fixture(scope="module")
-def vcenter(lab):
-    return {k: v for k, v in lab["env"].items() if k.startswith("VMWARE_") or k == "SSL_CERT_FILE"}
+from helpers.lab import clean_env
+from helpers.playbook import run_module
 
 
 def test_reads_the_inventory_in_bulk_with_a_verified_certificate(vcenter):
@@ -48,6 +44,15 @@ def test_refused_port(vcenter):
     run = run_module("vcenter_inventory_info", {"port": 1}, env=clean_env(**vcenter))
     assert run.failed
     assert run.msg.startswith("Connection to vCenter 127.0.0.1:1 refused")
+
+
+@pytest.mark.parametrize("port", [0, -1, 99999])
+def test_a_port_out_of_range_is_refused_before_connecting(vcenter, port):
+    # Once, 0 silently became 443, -1 failed to resolve the host and 99999 was "refused".
+    run = run_module("vcenter_inventory_info", env=clean_env(**dict(vcenter, VMWARE_PORT=str(port))))
+    assert run.failed
+    assert run.msg == "vCenter port %d is out of range: set port (VMWARE_PORT) to a TCP port from 1 to 65535." % port
+    assert run_module("vcenter_cluster", {"cluster": "Cluster-A", "port": port}, env=clean_env(**vcenter)).msg == run.msg
 
 
 def test_unresolvable_host(vcenter):

@@ -9,12 +9,8 @@ import json
 import re
 import subprocess
 
-import pytest
-from pyVim.task import WaitForTask
-from pyVmomi import vim
-
-from conftest import ROOT, VENV_BIN, clean_env
-from test_vcenter_cluster import VSphere, lab_vcenter
+from helpers.lab import ROOT, VENV_BIN, clean_env
+from helpers.vsphere import lab_state
 
 CLUSTER_A = ["esx-a1.lab.local", "esx-a2.lab.local", "esx-a3.lab.local"]
 CLUSTER_B = ["esx-b1.lab.local", "esx-b2.lab.local", "esx-b3.lab.local"]
@@ -27,46 +23,6 @@ BOTH = {
         {"name": "Cluster-B", "datastore_regex": "^nfs-nova", "nfs": NFS, "portgroups": [{"name": "br100", "vlan_id": 100}]},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def vcenter(lab):
-    return lab_vcenter(lab)
-
-
-@pytest.fixture
-def vsphere(vcenter):
-    """A session of the test's own; afterwards the lab is put back as the inventory describes it."""
-    session = VSphere(vcenter)
-    saved = {name: session.cluster_settings(name) for name in ("Cluster-A", "Cluster-B")}
-    yield session
-    for name, settings in saved.items():
-        session.set_cluster(name, settings)
-    for host in session.all(vim.HostSystem):
-        if any(rs.key == "vnc" and rs.enabled for rs in host.config.firewall.ruleset):
-            host.configManager.firewallSystem.DisableRuleset("vnc")
-        if any(pg.spec.name == "br100" for pg in host.config.network.portgroup):
-            host.configManager.networkSystem.RemovePortGroup("br100")
-    for portgroup in session.all(vim.dvs.DistributedVirtualPortgroup):
-        if portgroup.name == "br100":
-            WaitForTask(portgroup.Destroy_Task())
-    for datastore in session.all(vim.Datastore):
-        if datastore.name == "nfs-nova":
-            for mount in datastore.host:
-                mount.key.configManager.datastoreSystem.RemoveDatastore(datastore)
-    session.close()
-
-
-def lab_state(vsphere):
-    """Everything the role may change, read back independently of the modules."""
-    dvpg = next((pg for pg in vsphere.all(vim.dvs.DistributedVirtualPortgroup) if pg.name == "br100"), None)
-    return {
-        "settings": {name: vsphere.cluster_settings(name) for name in ("Cluster-A", "Cluster-B")},
-        "vnc": {**vsphere.rulesets("Cluster-A", "vnc"), **vsphere.rulesets("Cluster-B", "vnc")},
-        "br100": vsphere.portgroups("Cluster-B", "br100"),
-        "dvpg": None if dvpg is None else (dvpg.config.type, dvpg.config.defaultPortConfig.vlan.vlanId),
-        "nfs-nova": vsphere.mounts("Cluster-B", "nfs-nova"),
-    }
 
 
 class PlaybookRun:

@@ -90,6 +90,11 @@ SCHEDULER_FILTERS = (
 
 ADMIN_QUOTAS = {"instances": 1000, "cores": 4000, "ram": 8 * 1024 * 1024}
 
+# nova-api's [api] options. max_limit caps every page of a listing (1,000 by default): this
+# low, every listing the integration tests read crosses pages, so one that reads only the
+# first page is caught.
+NOVA_API_OPTIONS = {"max_limit": "5"}
+
 
 @dataclass(frozen=True)
 class Api:
@@ -208,6 +213,8 @@ def up(cfg: LabConfig, sup: Supervisor) -> None:
     _start_together(sup, broker_and_identity)
     # Stamped with what they create, so that a changed plan is applied on the next up.
     _once(cfg, "keystone-identity", _digest(GRANTS, _catalog()), lambda: _ensure_identity(cfg))
+    # A nova-api started with other [api] options is restarted (by the start below) to apply them.
+    _once(cfg, "nova-api-options", _digest(NOVA_API_OPTIONS), lambda: sup.stop("nova-api"))
     _start_together(sup, control)
     _start_together(sup, computes)
     _discover_hosts(cfg, sup)
@@ -222,6 +229,25 @@ def services(cfg: LabConfig) -> list[tuple[str, str | None]]:
 
 def compute_hosts(cfg: LabConfig) -> list[str]:
     return [COMPUTE_HOST.format(index) for index in range(1, cfg.computes + 1)]
+
+
+def extra_compute(cfg: LabConfig, host: str) -> Service:
+    """One more fake-driver nova-compute, of host, beside the lab's own: for a test that needs
+    more computes than the lab keeps (it starts, stops and deletes it itself)."""
+    (cfg.state / "nova" / host).mkdir(parents=True, exist_ok=True)
+    _write_ini(_compute_conf(cfg, host), _nova_conf(cfg, host))
+    return _nova(cfg, f"nova-compute-{host}", "nova-compute", host)
+
+
+def remove_extra_compute(cfg: LabConfig, host: str) -> None:
+    """The configuration and state of an extra compute, once it is stopped and its service deleted."""
+    _compute_conf(cfg, host).unlink(missing_ok=True)
+    shutil.rmtree(cfg.state / "nova" / host, ignore_errors=True)
+
+
+def discover_hosts(cfg: LabConfig, sup: Supervisor) -> None:
+    """Map computes not yet mapped into cell1, so that nova schedules to them."""
+    sup.run((*_nova_manage(cfg), "cell_v2", "discover_hosts"), log="nova-discover-hosts")
 
 
 def _stages(cfg: LabConfig) -> list[list[Service]]:
@@ -529,6 +555,7 @@ def _nova_conf(cfg: LabConfig, host: str) -> dict:
         conf["conductor"] = conf["scheduler"] = {"workers": "1"}
         # nova's defaults plus the aggregate filters the mixed_cloud role relies on.
         conf["filter_scheduler"] = {"enabled_filters": ",".join(SCHEDULER_FILTERS)}
+        conf["api"] = NOVA_API_OPTIONS
     else:
         # FakeDriver itself draws new node UUIDs in every process, and nova refuses to start a
         # compute that lost its node identity: FakeDriverWithoutFakeNodes keeps it in
@@ -711,9 +738,8 @@ def _bootstrap_steps(cfg: LabConfig) -> list[Step]:
 
 def _discover_hosts(cfg: LabConfig, sup: Supervisor) -> None:
     """Map the computes into cell1, again only when the set of computes changed."""
-    argv = (*_nova_manage(cfg), "cell_v2", "discover_hosts")
     hosts = " ".join(compute_hosts(cfg))
-    _once(cfg, "nova-discover-hosts", hosts, lambda: sup.run(argv, log="nova-discover-hosts"))
+    _once(cfg, "nova-discover-hosts", hosts, lambda: discover_hosts(cfg, sup))
 
 
 def _nova_manage(cfg: LabConfig) -> tuple[str, ...]:

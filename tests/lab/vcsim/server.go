@@ -41,12 +41,18 @@ func newServer(svc *simulator.Service, listener net.Listener, cert tls.Certifica
 	// test's pyVmomi session while a play runs) wrote its next call into a
 	// closed socket and failed with SSLEOFError. vCenter waits much longer.
 	return &http.Server{
-		Handler:           withTaskHooks(mux),
+		Handler:           labHandler(mux),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       10 * time.Minute,
 		ErrorLog:          log.Default(),
 	}
+}
+
+// labHandler is the simulator's SOAP handler with the lab's HTTP-level
+// extensions: Destroy_Task of clusters and datacenters, and the task hooks.
+func labHandler(mux http.Handler) http.Handler {
+	return withEntityDestroy(withTaskHooks(mux))
 }
 
 // taskHooks complete SOAP methods whose effects the 0.24 simulator leaves

@@ -1,0 +1,95 @@
+"""The tests' own view of the lab's nova and placement (openstacksdk as the lab's admin, raw REST at pinned
+microversions), the lab's real ``openstack`` CLI, and the clean-up of the proxies the tests start."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import openstack.config
+import openstack.connection
+
+from helpers.lab import ROOT, clean_env
+
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+from minilab import proxies as lab_proxies  # noqa: E402  pylint: disable=wrong-import-position
+from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
+
+# The aggregate (and zone) the proxy tests put their proxies in; remove_proxies deletes it.
+PROXY_AGGREGATE = "vmware-proxies"
+
+
+class Cloud:
+    """Nova and placement as the cloud of ``env`` (OS_CLIENT_CONFIG_FILE, OS_CLOUD) sees them."""
+
+    def __init__(self, env):
+        config = openstack.config.OpenStackConfig(config_files=[env["OS_CLIENT_CONFIG_FILE"]])
+        self.conn = openstack.connection.Connection(config=config.get_one(cloud=env["OS_CLOUD"]))
+
+    def call(self, method, path, body=None, microversion="2.53"):
+        """One nova request; its JSON answer (None when it has no body). An error status raises."""
+        response = self.conn.compute.request(path, method, json=body, microversion=microversion, raise_exc=True)
+        return response.json() if response.content else None
+
+    def listing(self, path, key, microversion="2.53"):
+        """Every item of a nova listing, following its next links: the lab may page at a low [api] max_limit."""
+        items = []
+        while path:
+            body = self.call("GET", path, microversion=microversion)
+            items += body[key]
+            path = next((link["href"] for link in body.get(key + "_links", ()) if link["rel"] == "next"), None)
+        return items
+
+    def services(self):
+        """The nova-compute services by host."""
+        return {s["host"]: s for s in self.call("GET", "/os-services?binary=nova-compute")["services"]}
+
+    def hypervisors(self):
+        return self.listing("/os-hypervisors/detail", "hypervisors")
+
+    def delete_service(self, service):
+        """Delete a stopped compute service, its compute nodes and host mapping.
+
+        nova 34 answers 500 (ValueError: No such provider) when a compute node of the service
+        has no resource provider, as with a second proxy of a cluster, whose provider placement
+        refused: a placeholder provider of that UUID lets nova delete it.
+        """
+        for hypervisor in self.hypervisors():
+            if (hypervisor.get("service") or {}).get("host") != service["host"]:
+                continue
+            if self.conn.placement.get("/resource_providers/%s" % hypervisor["id"],
+                                       microversion="1.14").status_code == 404:
+                self.conn.placement.post("/resource_providers", microversion="1.14", json={
+                    "uuid": hypervisor["id"], "name": "orphan-" + hypervisor["id"]}).raise_for_status()
+        self.call("DELETE", "/os-services/%s" % service["id"])
+
+    def delete_aggregate(self, name):
+        for aggregate in self.call("GET", "/os-aggregates")["aggregates"]:
+            if aggregate["name"] == name:
+                for host in aggregate["hosts"]:
+                    self.call("POST", "/os-aggregates/%s/action" % aggregate["id"], {"remove_host": {"host": host}})
+                self.call("DELETE", "/os-aggregates/%s" % aggregate["id"])
+
+
+def openstack_cli(lab, *args, microversion="2.53"):
+    """The real `openstack` client of the lab's venv, by default at the microversion that still shows capacity."""
+    command = [str(lab["state"] / "venv" / "bin" / "openstack"), "--os-compute-api-version", microversion, *args, "-f", "json"]
+    completed = subprocess.run(command, env=clean_env(**lab["env"]), capture_output=True, text=True, check=False,
+                               timeout=600)
+    assert completed.returncode == 0, "%s: %s" % (" ".join(command[1:]), completed.stderr[-2000:])
+    return json.loads(completed.stdout)
+
+
+def remove_proxies(lab, cloud, hosts):
+    """Stop every proxy of the lab, delete their services and PROXY_AGGREGATE, remove their state."""
+    cfg = LabConfig(state=lab["state"])
+    lab_proxies.stop(cfg)
+    services = cloud.services()
+    for host in hosts:
+        if host in services:
+            cloud.delete_service(services[host])
+    cloud.delete_aggregate(PROXY_AGGREGATE)
+    for host in hosts:
+        shutil.rmtree(lab["state"] / "proxies" / host, ignore_errors=True)
