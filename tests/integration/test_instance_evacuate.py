@@ -1,14 +1,21 @@
-"""instance_evacuate against the lab's mini OpenStack, where a fake-driver compute really dies.
+"""instance_evacuate against the lab's mini OpenStack, where a real KVM host loses its power.
 
-Each test boots its own servers on kvm-compute-1 and "fails" that host by stopping its
-nova-compute process through the lab's supervisor. At the end the fixture starts it again
-(`lab up`, which restarts whatever is missing) and brings it back with state: restored, so
-the tests do not depend on each other.
+Each test boots its own servers, real guests of the lab's guest image (docs/lab.md, "The guest
+image"), on kvm-compute-1 and fails that host with the lab's power cut (`lab host-power
+kvm-compute-1 off`: its nova-compute, libvirtd and every QEMU of it SIGKILLed at once). At the end
+the fixture powers it on again (its nova-compute's start destroys the domains evacuated
+meanwhile), brings it back with state: restored, checks that no guest runs twice, and deletes the
+servers, so the tests do not depend on each other.
 
-Room on a target is limited with flavors rather than by editing placement (nova-compute
-would rewrite its inventory): the fake driver reports 800000 MB per node, 512 of them
-reserved, so a 600000 MB filler instance leaves a host room for no 300000 MB instance,
-and a 300000 MB filler for exactly one.
+The lab runs two KVM hosts, so the target of every evacuation is kvm-compute-2. That an instance
+booted there is read on its serial console: the guest prints nova's instance UUID, and a token it
+wrote on its disk at the disk's first boot; a token other than the one printed before the failure
+proves the data-loss warning for image-backed disks true (the disk was rebuilt from the image).
+
+Room on the target is limited with flavors sized against the memory placement gives the hosts
+(what libvirt reports, less nova's reserve): a filler instance leaves kvm-compute-2 room for small
+instances and for no big one. QEMU allocates a guest's memory only as the guest touches it, and
+this guest touches little, so the big flavors cost the machine next to nothing.
 """
 
 import json
@@ -16,55 +23,32 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from helpers.cloud import Cloud
-from helpers.lab import LAB, ROOT, VENV_BIN
+from helpers.kvm import KvmCloud, host_power
+from helpers.lab import ROOT, VENV_BIN
 from helpers.playbook import PLAYBOOK, run_module
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
-from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
-from minilab.supervisor import Supervisor, descendants  # noqa: E402  pylint: disable=wrong-import-position
+from minilab.supervisor import descendants  # noqa: E402  pylint: disable=wrong-import-position
 
 SOURCE = "kvm-compute-1"
-FLAVORS = {"evac-small": 512, "evac-300g": 300000, "evac-600g": 600000}
-IMAGE = "evac-tiny"
+TARGET = "kvm-compute-2"
+SMALL = "evac-small"
+SMALL_RAM = 128
 
 
-class EvacuationCloud(Cloud):
-    """The lab's nova as its admin, with the image and flavors these tests boot, to set scenes and check outcomes."""
+class EvacuationCloud(KvmCloud):
+    """The lab's nova with the flavors these tests boot and what they check: migrations, room left on a host."""
 
     def __init__(self, env):
         super().__init__(env)
-        self.image = self._image()
-        self.flavors = {name: self._flavor(name, ram) for name, ram in FLAVORS.items()}
+        self.flavor(SMALL, SMALL_RAM)
 
-    def boot(self, name, count, host, flavor="evac-small", metadata=None):
-        server = {"name": name, "imageRef": self.image, "flavorRef": self.flavors[flavor], "networks": "none",
-                  "host": host, "min_count": count, "max_count": count, "metadata": metadata or {}}
-        # 2.74: a host named at boot still goes through the scheduler.
-        self.call("POST", "/servers", {"server": server}, microversion="2.74")
-        return self.wait(name, count, lambda s: s["status"] == "ACTIVE")
-
-    def servers(self, prefix):
-        return self.listing("/servers/detail?all_tenants=1&name=^%s" % prefix, "servers")
-
-    def wait(self, prefix, count, done, timeout=180):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            servers = self.servers(prefix)
-            assert not [s for s in servers if s["status"] == "ERROR" and not done(s)], servers
-            if len(servers) == count and all(done(s) for s in servers):
-                return servers
-            time.sleep(1)
-        raise AssertionError("servers %s not ready in %s s: %s" % (prefix, timeout, self.servers(prefix)))
-
-    def action(self, server, body):
-        self.call("POST", "/servers/%s/action" % server["id"], body)
+    def boot(self, name, count, host, flavor=SMALL, metadata=None):
+        return super().boot(name, count, host, flavor, metadata)
 
     def service(self, host=SOURCE):
         return self.services()[host]
@@ -75,37 +59,28 @@ class EvacuationCloud(Cloud):
                                   microversion="2.59")
         return [m for m in migrations if m["instance_uuid"] in ids]
 
-    def delete(self, prefixes):
-        for prefix in prefixes:
-            for server in self.servers(prefix):
-                self.call("DELETE", "/servers/%s" % server["id"])
-        deadline = time.monotonic() + 120
-        while any(self.servers(prefix) for prefix in prefixes) and time.monotonic() < deadline:
-            time.sleep(1)
+    def free_ram(self, host):
+        """The MB of memory placement still lets the host's instances claim."""
+        provider = next(h["id"] for h in self.hypervisors() if h["hypervisor_hostname"] == host)
+        inventory = self.conn.placement.get("/resource_providers/%s/inventories" % provider,
+                                            microversion="1.14").json()["inventories"]["MEMORY_MB"]
+        used = self.conn.placement.get("/resource_providers/%s/usages" % provider,
+                                       microversion="1.14").json()["usages"].get("MEMORY_MB", 0)
+        return int((inventory["total"] - inventory["reserved"]) * inventory["allocation_ratio"]) - used
 
-    def _image(self):
-        # A list by name: find_image's first guess, a GET by id, ends in a 404 after which the lab's
-        # glance may drop the kept-alive connection.
-        found = list(self.conn.image.images(name=IMAGE))
-        if found:
-            return found[0].id
-        with tempfile.TemporaryDirectory() as workdir:
-            path = Path(workdir) / "tiny.qcow2"
-            subprocess.run(["qemu-img", "create", "-f", "qcow2", str(path), "16M"], check=True, capture_output=True)
-            return self.conn.create_image(IMAGE, filename=str(path), disk_format="qcow2", container_format="bare",
-                                          wait=True).id
-
-    def _flavor(self, name, ram):
-        found = self.conn.compute.find_flavor(name)
-        if found:
-            return found.id
-        flavor = {"name": name, "ram": ram, "vcpus": 1, "disk": 1}
-        return self.call("POST", "/flavors", {"flavor": flavor})["flavor"]["id"]
+    def consoles(self, servers):
+        """Each server's guest, as its last boot's console shows it, by name."""
+        return {server["name"]: self.console(server["id"]) for server in servers}
 
 
 @pytest.fixture(scope="module")
 def cloud(lab):
-    return EvacuationCloud(lab["env"])
+    cloud = EvacuationCloud(lab["env"])
+    assert {SOURCE, TARGET} <= set(cloud.hosts), "these tests need the lab's KVM hosts %s and %s" % (SOURCE, TARGET)
+    yield cloud
+    for name, flavor_id in cloud.flavors.items():
+        if name != SMALL:
+            cloud.call("DELETE", "/flavors/%s" % flavor_id)
 
 
 class HostFailure:
@@ -119,21 +94,33 @@ class HostFailure:
         return self.cloud.boot(name, count, host, **options)
 
     def kill(self):
-        """The failure: the source's nova-compute process is gone, as with a dead host."""
-        assert Supervisor(LabConfig.from_env()).stop("nova-compute-1")
+        """The failure: the source host's power is cut; none of its guests runs any more."""
+        host_power(SOURCE, "off")
         self.killed = True
+        for prefix in self.prefixes:
+            for server in self.cloud.servers(prefix):
+                assert self.cloud.qemus(server) in ([], [TARGET]), server["name"]
 
 
 @pytest.fixture
 def failure(cloud, admin_env):
     service = cloud.service()
     assert (service["state"], service["status"], service["forced_down"]) == ("up", "enabled", False), service
+    # The module evacuates every instance of the host: only the test's may be there.
+    others = cloud.listing("/servers/detail?all_tenants=1&host=%s" % SOURCE, "servers")
+    assert not others, "servers on %s before the test: %s" % (SOURCE, [s["name"] for s in others])
     failure = HostFailure(cloud)
     yield failure
     if failure.killed:
-        subprocess.run(LAB + ["up", "--only", "openstack"], check=True, stdout=subprocess.DEVNULL)
+        # Waits for the compute's first report, after its start destroyed the evacuated domains.
+        host_power(SOURCE, "on")
     restored = evacuate(admin_env, state="restored")
     assert not restored.failed, restored.output
+    # No guest runs twice, nor anywhere but on the host nova says.
+    for prefix in failure.prefixes:
+        for server in cloud.servers(prefix):
+            qemus = cloud.qemus(server)
+            assert len(qemus) <= 1 and set(qemus) <= {server["OS-EXT-SRV-ATTR:host"]}, (server["name"], qemus)
     cloud.delete(failure.prefixes)
     assert (cloud.service()["status"], cloud.service()["forced_down"]) == ("enabled", False)
 
@@ -147,32 +134,46 @@ def rows_by_name(run):
 
 
 def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure, admin_env):
-    servers = failure.boot("ev-all", 6)
+    servers = failure.boot("ev-all", 3)
     by_name = {s["name"]: s for s in servers}
+    # Each guest booted on the source and wrote its token on its disk before the failure.
+    first = cloud.consoles(servers)
+    for name, console in first.items():
+        expected = (by_name[name]["id"], cloud.manifest["data"], "new")
+        assert (console.uuid, console.data, console.token_state) == expected, (name, console)
     before = dict.fromkeys(by_name, "active")
-    for name in ("ev-all-1", "ev-all-2"):
-        cloud.action(by_name[name], {"os-stop": None})
-        before[name] = "stopped"
+    cloud.action(by_name["ev-all-1"], {"os-stop": None})
+    before["ev-all-1"] = "stopped"
     # In error but last seen running: it must come back running.
-    cloud.action(by_name["ev-all-3"], {"os-resetState": {"state": "error"}})
-    before["ev-all-3"] = "error"
-    cloud.wait("ev-all", 6, lambda s: s["OS-EXT-STS:vm_state"] == before[s["name"]])
+    cloud.action(by_name["ev-all-2"], {"os-resetState": {"state": "error"}})
+    before["ev-all-2"] = "error"
+    cloud.wait("ev-all", 3, lambda s: s["OS-EXT-STS:vm_state"] == before[s["name"]])
     failure.kill()
 
     run = evacuate(admin_env, fenced=True)
 
     assert not run.failed, run.output
     assert run.result["changed"]
-    assert run.result["summary"]["done"] == 6
+    assert run.result["summary"]["done"] == 3
     assert "lose local data" in run.output  # image-backed, no shared storage: warned
     after = {s["name"]: s for s in cloud.servers("ev-all")}
     for name, server in after.items():
         row = rows_by_name(run)[name]
         expected = "stopped" if before[name] == "stopped" else "active"
-        assert server["OS-EXT-SRV-ATTR:host"] != SOURCE
+        assert server["OS-EXT-SRV-ATTR:host"] == TARGET
         assert (server["OS-EXT-STS:vm_state"], row["vm_state"], row["status"]) == (expected, expected, "done")
-        assert row["to"] == server["OS-EXT-SRV-ATTR:host"]
-    assert sorted(m["status"] for m in cloud.evacuations(servers)) == ["done"] * 6
+        assert row["to"] == TARGET
+    assert sorted(m["status"] for m in cloud.evacuations(servers)) == ["done"] * 3
+    # The stopped one came back stopped: started now, it boots on the target too.
+    cloud.action(after["ev-all-1"], {"os-start": None})
+    cloud.wait("ev-all", 3, lambda s: s["status"] == "ACTIVE")
+    # Each guest booted on the target (its QEMU runs there, nova's instance UUID on its console) from a disk
+    # rebuilt from the image: the token written before the failure is gone, as the module warned.
+    for name, console in cloud.consoles(servers).items():
+        assert cloud.qemus(after[name]) == [TARGET], name
+        expected = (by_name[name]["id"], cloud.manifest["data"], "new")
+        assert (console.uuid, console.data, console.token_state) == expected, (name, console)
+        assert console.token != first[name].token, name
     service = cloud.service()
     assert (service["forced_down"], service["status"]) == (True, "disabled")
     assert service["disabled_reason"].startswith("instance_evacuate:")
@@ -189,7 +190,7 @@ def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure,
 
 
 def test_a_live_source_is_refused_and_nothing_changes(cloud, failure, admin_env):
-    servers = failure.boot("ev-live", 2)
+    servers = failure.boot("ev-live", 1)
 
     for check_mode in (True, False):
         run = evacuate(admin_env, check_mode=check_mode)
@@ -228,32 +229,35 @@ def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, admin_e
 
 
 def test_a_target_without_room_fails_those_instances_and_the_others_succeed(cloud, failure, admin_env):
-    small = failure.boot("ev-room-small", 4)
-    big = failure.boot("ev-room-big", 2, flavor="evac-300g")
-    # kvm-compute-2, the named target, keeps room for small instances only; kvm-compute-3 for one big one.
-    failure.boot("ev-room-fill-a", 1, host="kvm-compute-2", flavor="evac-600g")
-    failure.boot("ev-room-fill-b", 1, host="kvm-compute-3", flavor="evac-300g")
+    # A big instance takes a third of a host; the filler leaves the target room for the small ones only.
+    big_ram = cloud.free_ram(SOURCE) // 3
+    cloud.flavor("evac-big", big_ram)
+    cloud.flavor("evac-filler", cloud.free_ram(TARGET) - big_ram + 1)
+    small = failure.boot("ev-room-small", 2)
+    big = failure.boot("ev-room-big", 1, flavor="evac-big")
+    failure.boot("ev-room-fill", 1, host=TARGET, flavor="evac-filler")
+    assert 2 * SMALL_RAM <= cloud.free_ram(TARGET) < big_ram
     failure.kill()
 
-    run = evacuate(admin_env, fenced=True, target_host="kvm-compute-2", shared_storage=True)
+    run = evacuate(admin_env, fenced=True, target_host=TARGET, shared_storage=True)
 
     assert run.failed
     rows = rows_by_name(run)
-    assert run.result["summary"]["done"] == 5 and run.result["summary"]["failed"] == 1
+    assert run.result["summary"]["done"] == 2 and run.result["summary"]["failed"] == 1
     for server in small:
-        assert rows[server["name"]]["status"] == "done"
-    outcomes = sorted((rows[s["name"]]["status"], rows[s["name"]]["to"], rows[s["name"]]["attempts"]) for s in big)
-    # Both were refused by the target; the scheduler found room on kvm-compute-3 for one of them.
-    assert outcomes == [("done", "kvm-compute-3", 2), ("failed", None, 3)]
-    failed = next(rows[s["name"]] for s in big if rows[s["name"]]["status"] == "failed")
+        assert (rows[server["name"]]["status"], rows[server["name"]]["to"]) == ("done", TARGET)
+    # Refused by the target, then by the scheduler, which has no other host with room (the source is down).
+    failed = rows[big[0]["name"]]
+    assert (failed["status"], failed["to"], failed["attempts"]) == ("failed", None, 3)
     assert "No valid host was found" in failed["error"] and "(after 3 attempts)" in failed["error"]
-    assert run.msg.startswith("1 of 6 instances were not evacuated from kvm-compute-1: %s" % failed["name"])
+    assert run.msg.startswith("1 of 3 instances were not evacuated from kvm-compute-1: %s" % failed["name"])
     assert len(failed["earlier_errors"]) == 2
-    assert {s["OS-EXT-SRV-ATTR:host"] for s in cloud.servers("ev-room-small")} != {SOURCE}
+    assert {s["OS-EXT-SRV-ATTR:host"] for s in cloud.servers("ev-room-small")} == {TARGET}
+    assert {s["OS-EXT-SRV-ATTR:host"] for s in cloud.servers("ev-room-big")} == {SOURCE}
 
 
 def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, admin_env, tmp_path):
-    servers = failure.boot("ev-resume", 8)
+    servers = failure.boot("ev-resume", 5)
     failure.kill()
 
     interrupted = start_module("instance_evacuate", dict(host=SOURCE, fenced=True, concurrency=2), admin_env,
@@ -266,7 +270,7 @@ def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, admin_env
     finally:
         kill_tree(interrupted.pid)
         interrupted.wait()
-    assert sum(m["status"] == "done" for m in cloud.evacuations(servers)) < 8
+    assert sum(m["status"] == "done" for m in cloud.evacuations(servers)) < 5
 
     run = evacuate(admin_env, fenced=True)
 
@@ -274,7 +278,7 @@ def test_an_interrupted_run_is_resumed_by_the_next_one(cloud, failure, admin_env
     actions = [row["action"] for row in run.result["instances"]]
     assert actions.count("already_evacuated") >= 2
     assert {row["status"] for row in run.result["instances"]} == {"done"}
-    assert all(s["OS-EXT-SRV-ATTR:host"] != SOURCE and s["status"] == "ACTIVE" for s in cloud.servers("ev-resume"))
+    assert all(s["OS-EXT-SRV-ATTR:host"] == TARGET and s["status"] == "ACTIVE" for s in cloud.servers("ev-resume"))
     # Each instance was evacuated exactly once: no evacuation of this run or the last was started twice.
     done = [m["instance_uuid"] for m in cloud.evacuations(servers) if m["status"] == "done"]
     assert sorted(done) == sorted(s["id"] for s in servers)

@@ -1,24 +1,34 @@
-"""kvm_host_info's virt_type check against a real libvirtd (Debian's) and libvirt's test driver.
+"""kvm_host_info's virt_type check against real libvirtds: the lab's KVM hosts, Debian's libvirtd
+as an unprivileged session daemon, and libvirt's test driver.
 
-qemu:///system cannot run here: Debian's /etc/libvirt/qemu.conf runs guests as the user
-libvirt-qemu, which this machine lacks, and a privileged libvirtd's config and state
-directories cannot be moved into a test's own directory. An unprivileged libvirtd can: it
-serves qemu:///session from XDG directories given to it. Run as nobody, it has no access to
-/dev/kvm (0600 root), so its QEMU driver offers only the qemu domain type: exactly a host
-where nova's default virt_type kvm cannot work.
+Each lab KVM host's libvirtd answers on its own socket (docs/lab.md, "The KVM hosts") with the
+nova.conf its nova-compute runs on: the module must find the host by its own name and the
+virt_type the lab chose (kvm where /dev/kvm works, else qemu) among what that libvirt offers.
+
+The case of a host where nova's default virt_type kvm cannot work needs a libvirtd without
+/dev/kvm: an unprivileged one serves qemu:///session from XDG directories given to it; run as
+nobody, it has no access to /dev/kvm (0600 root), so its QEMU driver offers only the qemu
+domain type.
 """
 
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers.lab import ROOT
 from helpers.playbook import run_module
+
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+from minilab import kvm  # noqa: E402  pylint: disable=wrong-import-position
+from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
+from minilab.openstack import compute  # noqa: E402  pylint: disable=wrong-import-position
 
 NOBODY = 65534
 
@@ -52,6 +62,24 @@ def session_libvirtd():
     os.killpg(daemon.pid, signal.SIGTERM)
     daemon.wait(timeout=30)
     shutil.rmtree(base)
+
+
+@pytest.mark.usefixtures("lab")
+def test_each_lab_kvm_host_offers_the_virt_type_its_nova_compute_runs():
+    cfg = LabConfig.from_env()
+    hosts = kvm.hosts(cfg)
+    assert len(hosts) >= 2, hosts
+    for host in hosts:
+        conf = compute.compute_conf(cfg, host.name)
+        run = run_module("kvm_host_info", {"uri": host.uri, "nova_conf": [str(conf)], "fail_on_mismatch": True})
+        assert not run.failed, run.output
+        # Its own libvirtd, not the machine's nor another host's: libvirt names the host after itself.
+        assert run.result["host"]["hostname"] == host.name
+        assert run.result["host"]["hypervisor"] == "QEMU"
+        assert kvm.virt_type(cfg) in run.result["host"]["domain_types"]
+        assert run.result["virt_type"] == {"value": kvm.virt_type(cfg), "source": str(conf), "ok": True,
+                                           "msg": "virt_type %s is offered by libvirt on %s" % (kvm.virt_type(cfg),
+                                                                                                host.name)}
 
 
 def test_real_qemu_driver_without_dev_kvm(session_libvirtd, tmp_path):

@@ -1,9 +1,9 @@
 """The mixed_cloud role in the lab: aggregates, images, flavors, the scheduler check, and a
 server from the qcow2 image landing in the KVM aggregate.
 
-The lab's computes run a fake driver that reports hypervisor type QEMU like a libvirt compute
-(tests/lab/nova-drivers), so ImagePropertiesFilter treats them as KVM hosts. No vSphere proxy
-is required here: the VMware aggregate is created empty unless the lab has one.
+The lab's KVM hosts are real libvirt computes (hypervisor type QEMU, docs/lab.md): the server
+from the qcow2 image (a blank disk: nova needs only the domain running) boots on one of them.
+No vSphere proxy is required here: the VMware aggregate is created empty unless the lab has one.
 """
 
 import json
@@ -40,17 +40,18 @@ def cloud(lab, admin_env):
     env = admin_env
     conn = Cloud(lab["env"]).conn
     yield env, conn
-    for server in conn.compute.servers(all_projects=True):
+    # Each listing read whole before deleting: the lab's nova pages every 5 items, after a deleted marker.
+    for server in list(conn.compute.servers(all_projects=True)):
         if server.name.startswith(PREFIX):
             conn.compute.delete_server(server)
             conn.compute.wait_for_delete(server)
-    for image in conn.image.images():
+    for image in list(conn.image.images()):
         if image.name.startswith(PREFIX):
             conn.image.delete_image(image)
-    for flavor in conn.compute.flavors():
+    for flavor in list(conn.compute.flavors()):
         if flavor.name.startswith(PREFIX):
             conn.compute.delete_flavor(flavor)
-    for aggregate in conn.compute.aggregates():
+    for aggregate in list(conn.compute.aggregates()):
         if aggregate.name.startswith(PREFIX):
             for host in aggregate.hosts or []:
                 conn.compute.remove_host_from_aggregate(aggregate, host)

@@ -6,9 +6,9 @@ all. It also records how the lab's nova answers: flavors, hypervisors, servers a
 migrations come in pages with a next link; os-services and os-aggregates are not paged
 at all (nova returns every item in one answer, whatever max_limit says).
 
-Computes beyond the lab's three are extra fake-driver nova-computes this file starts
-itself and deletes at the end; the evacuation source is one of them, so the lab's own
-computes only receive the evacuated instances.
+Computes beyond the lab's (its KVM hosts) are extra fake-driver nova-computes this file
+starts itself, as many as make more than a page, and deletes at the end; the evacuation
+source is one of them, so the lab's own computes only receive the evacuated instances.
 """
 
 import sys
@@ -33,7 +33,10 @@ from minilab.supervisor import Supervisor  # noqa: E402  pylint: disable=wrong-i
 
 MAX_LIMIT = int(lab_openstack.NOVA_API_OPTIONS["max_limit"])
 MORE = MAX_LIMIT + 2
-EXTRA_HOSTS = ["paging-compute-%d" % index for index in range(1, 4)]
+# Enough extra computes that the lab's plus them fill more than one page (at least three: the evacuation
+# source and two targets).
+EXTRA_COUNT = max(3, MAX_LIMIT + 1 - len(lab_openstack.compute_hosts(LabConfig.from_env())))
+EXTRA_HOSTS = ["paging-compute-%d" % index for index in range(1, EXTRA_COUNT + 1)]
 SOURCE = EXTRA_HOSTS[0]
 SERVER = "paging-server"
 

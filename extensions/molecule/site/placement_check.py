@@ -2,10 +2,12 @@
 
 Used by the site scenario's verify step after playbooks/site.yml:
 
-    python placement_check.py <image>:<flavor> ... > result.json
+    python placement_check.py <image>:<flavor>[:console] ... > result.json
 
 An image name of ``-`` means a blank image with no hypervisor_type, uploaded here, so that
-only the flavor's aggregate ties decide. The chosen host is read from the server's
+only the flavor's aggregate ties decide. With ``:console`` the server runs the lab's guest
+image: once it is active, its serial console (os-getConsoleOutput) is read until the guest's
+lines are there (``minilab.guest_image.parse_console``) and reported as ``console``. The chosen host is read from the server's
 instance-action events (compute API 2.62 names each event's host), not from the server:
 when the simulated vCenter cannot finish a spawn, nova reschedules, then clears the host,
 but the events still say where the scheduler sent it. Every server and the blank image are
@@ -14,13 +16,19 @@ deleted before the script ends. Uses the cloud of OS_CLOUD / OS_CLIENT_CONFIG_FI
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sys
 import time
+from pathlib import Path
 
 import openstack
 from openstack.compute.v2.server import Server
+
+# The lab's own reading of its guest's console (this scenario runs only against the lab).
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "lab"))
+from minilab.guest_image import parse_console  # noqa: E402  pylint: disable=wrong-import-position
 
 EVENTS_MICROVERSION = "2.62"
 SETTLED = ("ACTIVE", "ERROR")
@@ -45,13 +53,23 @@ def scheduled_hosts(conn, server_id):
     return hosts
 
 
+def console(conn, server_id, deadline):
+    """The guest's last boot as its console shows it, once complete or at the deadline."""
+    while True:
+        text = call(conn, "POST", "/servers/%s/action" % server_id, {"os-getConsoleOutput": {}})["output"]
+        lines = parse_console(text)
+        if lines.complete or time.monotonic() > deadline:
+            return dataclasses.asdict(lines)
+        time.sleep(2)
+
+
 def main(pairs):
     conn = openstack.connect()
     blank = None
     servers = []
     try:
         for number, pair in enumerate(pairs):
-            image_name, flavor_name = pair.split(":", 1)
+            image_name, flavor_name = pair.split(":")[:2]
             if image_name == "-" and blank is None:
                 blank = conn.image.create_image(name=PREFIX + "no-hypervisor-type", disk_format="raw",
                                                 container_format="bare", data=io.BytesIO(b"\0" * 1024 * 1024))
@@ -68,8 +86,11 @@ def main(pairs):
                 if server["status"] in SETTLED or time.monotonic() > deadline:
                     break
                 time.sleep(2)
-            results.append({"pair": pair, "status": server["status"], "hosts": scheduled_hosts(conn, server_id),
-                            "fault": (server.get("fault") or {}).get("message")})
+            result = {"pair": pair, "id": server_id, "status": server["status"],
+                      "hosts": scheduled_hosts(conn, server_id), "fault": (server.get("fault") or {}).get("message")}
+            if pair.endswith(":console") and server["status"] == "ACTIVE":
+                result["console"] = console(conn, server_id, deadline)
+            results.append(result)
         json.dump(results, sys.stdout, indent=2)
     finally:
         for _pair, server_id in servers:

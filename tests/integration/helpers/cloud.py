@@ -1,5 +1,6 @@
 """The tests' own view of the lab's nova and placement (openstacksdk as the lab's admin, raw REST at pinned
-microversions), the lab's real ``openstack`` CLI, and the clean-up of the proxies the tests start."""
+microversions), the lab's guest on a server's console, the lab's real ``openstack`` CLI, and the clean-up of the
+proxies the tests start."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import openstack.config
 import openstack.connection
@@ -14,11 +16,15 @@ import openstack.connection
 from helpers.lab import ROOT, clean_env
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
+from minilab import guest_image as lab_guest  # noqa: E402  pylint: disable=wrong-import-position
 from minilab import proxies as lab_proxies  # noqa: E402  pylint: disable=wrong-import-position
 from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
 
 # The aggregate (and zone) the proxy tests put their proxies in; remove_proxies deletes it.
 PROXY_AGGREGATE = "vmware-proxies"
+# The tests' glance copy of the lab's guest image: this prefix and the image's data token, so a rebuilt image
+# (new inputs, new token) gets a copy of its own.
+GUEST_IMAGE = "test-lab-guest-"
 
 
 class Cloud:
@@ -64,6 +70,36 @@ class Cloud:
                 self.conn.placement.post("/resource_providers", microversion="1.14", json={
                     "uuid": hypervisor["id"], "name": "orphan-" + hypervisor["id"]}).raise_for_status()
         self.call("DELETE", "/os-services/%s" % service["id"])
+
+    def guest_image(self):
+        """The glance id of the lab's guest image (tests/lab/guest, built or taken from its cache), uploaded as
+        qcow2 if glance lacks it; with the manifest, whose ``data`` the guest prints. Older copies are deleted."""
+        manifest = lab_guest.image()
+        name = GUEST_IMAGE + manifest["data"].rsplit(" ", 1)[-1]
+        found = None
+        for image in self.conn.image.images():
+            if image.name == name:
+                found = image
+            elif image.name.startswith(GUEST_IMAGE):
+                self.conn.image.delete_image(image)
+        if found is None:
+            found = self.conn.create_image(name, filename=manifest["qcow2"], disk_format="qcow2",
+                                           container_format="bare", wait=True)
+        return found.id, manifest
+
+    def console(self, server_id, timeout=300):
+        """What the lab's guest printed in its last boot on the server's serial console, as nova reads it
+        (os-getConsoleOutput), once that boot's lines are complete (``minilab.guest_image.Console``)."""
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.call("POST", "/servers/%s/action" % server_id, {"os-getConsoleOutput": {}})["output"]
+            console = lab_guest.parse_console(text)
+            if console.complete:
+                return console
+            time.sleep(2)
+        raise AssertionError("server %s: no complete boot on its console in %s s; its end:\n%s"
+                             % (server_id, timeout, text[-2000:]))
 
     def delete_aggregate(self, name):
         for aggregate in self.call("GET", "/os-aggregates")["aggregates"]:

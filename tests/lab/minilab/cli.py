@@ -1,4 +1,4 @@
-"""lab up | down | status | env | proxy-vars | site-vars: the lab's one entry point."""
+"""lab up | down | status | host-power | env | proxy-vars | site-vars: the lab's one entry point."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 
-from . import proxies, site, vcenter
+from . import kvm, proxies, site, vcenter
 from .config import LabConfig, LabError
-from .supervisor import Supervisor, rss_kib
+from .supervisor import Supervisor, rss_kib, socket_path
 
 
 def _openstack():
@@ -35,6 +35,8 @@ def cmd_down(cfg: LabConfig, sup: Supervisor) -> None:
     # The proxies' nova-computes first: the role started them, under supervisors of their own.
     stopped = [f"{host} (proxy)" for host in proxies.stop(cfg)]
     stopped += sup.stop_all()
+    # Then the KVM hosts' guests: libvirtd leaves QEMU running when it stops.
+    stopped += [f"{host} (guests)" for host in kvm.down(cfg)]
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
@@ -62,10 +64,19 @@ def cmd_status(cfg: LabConfig, sup: Supervisor) -> int:
         total += rss
         down += pid is None
         print(f"{name:<22} {pid or 'DOWN':>7} {rss / 1024:>8.0f}  {urls.get(name) or ''}")
+    daemon = sup.daemon_pid()
+    if daemon:
+        # Its own memory only: the services' trees are counted above.
+        rss = rss_kib(daemon, tree=False)
+        total += rss
+        print(f"{'supervisord':<22} {daemon:>7} {rss / 1024:>8.0f}  unix://{socket_path(cfg)}")
     for host, pid in proxies.supervisor_pids(cfg).items():
         rss = rss_kib(pid)
         total += rss
         print(f"{host + ' (proxy)':<22} {pid:>7} {rss / 1024:>8.0f}  supervisord + nova-compute")
+    for host, guests, rss, about in kvm.status(cfg):
+        total += rss
+        print(f"{host + ' (guests)':<22} {guests:>7} {rss / 1024:>8.0f}  {about}")
     print(f"total RSS: {total / 1024:.0f} MiB; logs: {cfg.logs}")
     return 1 if down else 0
 
@@ -104,14 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the lab (installs what is missing); idempotent")
     up.add_argument("--only", choices=["vcenter", "openstack"], help="start only one half")
-    sub.add_parser("down", help="stop every process the lab started")
+    sub.add_parser("down", help="stop every process the lab started, and its supervisord")
+    for option, what in (("--kvm-computes", "KVM hosts"), ("--fake-computes", "fake-driver computes")):
+        up.add_argument(option, type=int, metavar="N", help=f"run N {what} (see docs/lab.md)")
     sub.add_parser("status", help="each service, its PID, memory and URL")
+    power = sub.add_parser("host-power", help="cut a KVM host's power (SIGKILL of all its processes) or restore it")
+    power.add_argument("host", help="a KVM host, kvm-compute-N")
+    power.add_argument("power", choices=["off", "on"])
     sub.add_parser("env", help="print shell exports that point the collection at the lab")
     sub.add_parser("proxy-vars", help="write the inventory and variables that provision the lab's VMware proxies")
     sub.add_parser("site-vars", help="write the inventory that runs playbooks/site.yml against the lab")
     args = parser.parse_args(argv)
 
     cfg = LabConfig.from_env()
+    if args.command == "up":
+        cfg.kvm_computes = cfg.kvm_computes if args.kvm_computes is None else args.kvm_computes
+        cfg.fake_computes = cfg.fake_computes if args.fake_computes is None else args.fake_computes
     sup = Supervisor(cfg)
     try:
         if args.command == "up":
@@ -120,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_down(cfg, sup)
         elif args.command == "status":
             return cmd_status(cfg, sup)
+        elif args.command == "host-power":
+            print(_openstack().host_power(cfg, sup, args.host, args.power))
         elif args.command == "env":
             cmd_env(cfg, sup)
         elif args.command == "proxy-vars":

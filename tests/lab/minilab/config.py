@@ -53,7 +53,10 @@ class LabError(Exception):
 @dataclass
 class LabConfig:
     state: Path
-    computes: int = 3
+    # Real nova-computes on libvirt and QEMU/KVM, and fake-driver ones (cheap, for benchmarks
+    # that need many hosts): see docs/lab.md.
+    kvm_computes: int = 2
+    fake_computes: int = 0
     vcenter_user: str = "administrator@vsphere.local"
     vcenter_inventory: Path | None = None
     _secrets: dict = field(default_factory=dict, repr=False)
@@ -64,7 +67,8 @@ class LabConfig:
         inventory = os.environ.get("LAB_VCSIM_INVENTORY")
         return cls(
             state=state,
-            computes=int(os.environ.get("LAB_COMPUTES", "3")),
+            kvm_computes=int(os.environ.get("LAB_KVM_COMPUTES", "2")),
+            fake_computes=int(os.environ.get("LAB_FAKE_COMPUTES", "0")),
             vcenter_inventory=Path(inventory).resolve() if inventory else None,
         )
 

@@ -85,7 +85,7 @@ def write_secret_yaml(path: Path, content: dict) -> None:
 
 def role_variables(cfg: LabConfig) -> dict:
     """The proxy_compute_node role's variables that point every proxy at the lab."""
-    auth = openstack._service_auth(cfg, "nova")
+    auth = openstack.service_auth(cfg, "nova")
     here = str(base(cfg)) + "/{{ proxy_compute_node_host }}"
     return {
         # Everything of a proxy lives under <state>/proxies/<host>/.
@@ -105,7 +105,7 @@ def role_variables(cfg: LabConfig) -> dict:
         "proxy_compute_node_group": _group_name(),
         "proxy_compute_node_create_user": False,
         "proxy_compute_node_my_ip": HOST,
-        "proxy_compute_node_transport_url": openstack._transport_url(cfg),
+        "proxy_compute_node_transport_url": openstack.transport_url(cfg),
         "proxy_compute_node_keystone": {
             key: auth[key]
             for key in ("auth_url", "username", "password", "project_name", "user_domain_name",
@@ -124,7 +124,7 @@ def role_variables(cfg: LabConfig) -> dict:
         },
         # What a controller runs so that nova maps the new hosts into its cell.
         "proxy_compute_node_discover_command": [
-            *openstack._nova_manage(cfg), "cell_v2", "discover_hosts", "--by-service", "--verbose",
+            *openstack.nova_manage(cfg), "cell_v2", "discover_hosts", "--by-service", "--verbose",
         ],
         "proxy_compute_node_api_host": "localhost",
         "proxy_compute_node_api_vcenter": {

@@ -4,24 +4,23 @@
 
 - ``vmware_proxies``: one proxy per simulated cluster, with the proxy_compute_node role's
   variables of ``lab proxy-vars``;
-- ``kvm_computes``: the lab's fake-driver computes ``kvm-compute-N``, which stand for KVM
-  hosts. They run no libvirt, so libvirt's ``test:///default`` driver answers for them, and
-  a virt_type that driver cannot run is reported, not fatal;
+- ``kvm_computes``: the lab's KVM hosts ``kvm-compute-N``, each with its own libvirt's URI
+  (``site_kvm_libvirt_uri``, see ``kvm``) and nova.conf;
 - the vcenter_prepare and mixed_cloud variables for the lab's clusters: its NFS datastores,
-  its deliberate flaws on Cluster-B (legacy VMs, a host without the VNC ruleset) accepted, a blank qcow2 image (made here with
-  qemu-img) uploaded for KVM and, converted, for vSphere, and one flavor per hypervisor kind.
+  its deliberate flaws on Cluster-B (legacy VMs, a host without the VNC ruleset) accepted, the lab's
+  guest image (``guest_image``, built here unless its cache holds it) uploaded for KVM and, converted,
+  for vSphere, and one flavor per hypervisor kind.
 
 The connection to vCenter and the cloud comes from ``lab env``, as AWX credentials give it.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
-from . import openstack, proxies
-from .config import LabConfig, LabError
+from . import kvm as kvm_hosts
+from . import guest_image, openstack, proxies
+from .config import LabConfig
 
 
 def base(cfg: LabConfig) -> Path:
@@ -41,14 +40,14 @@ def _prepare(cluster: str) -> dict:
 def write(cfg: LabConfig) -> Path:
     images = base(cfg) / "images"
     images.mkdir(parents=True, exist_ok=True)
-    qcow2 = images / "blank.qcow2"
-    if not qcow2.exists():
-        if not shutil.which("qemu-img"):
-            raise LabError("qemu-img is missing: install qemu-utils (tests/setup.sh does)")
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "64M"], check=True)
+    guest = guest_image.image()
     kvm = {
-        host: {**proxies.local_host(), "site_kvm_nova_conf": [str(openstack._compute_conf(cfg, host))]}
-        for host in openstack.compute_hosts(cfg)
+        host.name: {
+            **proxies.local_host(),
+            "site_kvm_nova_conf": [str(openstack.compute_conf(cfg, host.name))],
+            "site_kvm_libvirt_uri": host.uri,
+        }
+        for host in kvm_hosts.hosts(cfg)
     }
     vmware = {
         host: {"proxy_compute_node_cluster": cluster, **proxies.local_host()}
@@ -62,13 +61,14 @@ def write(cfg: LabConfig) -> Path:
         "vcenter_prepare_datastore_regex": "^nfs-",
         # Cluster-B carries two VMs nova does not manage, to show the report naming them.
         "vcenter_prepare_allow_unmanaged_vms": True,
-        "site_kvm_libvirt_uri": "test:///default",
         "site_kvm_fail_on_mismatch": False,
         "site_kvm_aggregate": {"name": "kvm", "availability_zone": "kvm"},
         "site_vmware_availability_zone": "vmware",
         "mixed_cloud_scheduler_conf": [str(cfg.etc / "nova" / "nova.conf")],
         "mixed_cloud_image_dir": str(images / "converted"),
-        "mixed_cloud_images": [{"name": "blank", "qcow2": str(qcow2)}],
+        "mixed_cloud_images": [{"name": "lab-guest", "qcow2": guest["qcow2"]}],
+        # The guest image is built again when its inputs change: glance then gets the new one.
+        "mixed_cloud_replace_images": True,
         "mixed_cloud_flavors": [
             {"name": "kvm.small", "vcpus": 1, "ram": 512, "disk": 1, "hypervisor": "kvm"},
             {"name": "vmware.small", "vcpus": 1, "ram": 512, "disk": 1, "hypervisor": "vmware"},

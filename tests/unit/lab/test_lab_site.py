@@ -19,21 +19,22 @@ BIN = Path(sys.executable).parent
 def inventory(tmp_path):
     if not shutil.which("qemu-img"):
         pytest.skip("qemu-img is missing (bindep's default profile installs it)")
-    env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"), LAB_COMPUTES="2")
+    env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"), LAB_KVM_COMPUTES="3")
     subprocess.run([sys.executable, str(ROOT / "tests" / "lab" / "lab"), "site-vars"], env=env, check=True,
                    capture_output=True)
     return tmp_path / "lab" / "site" / "inventory.yml"
 
 
-def test_groups_hold_one_proxy_per_cluster_and_every_fake_compute(inventory):
+def test_groups_hold_one_proxy_per_cluster_and_every_kvm_host(inventory):
     listed = json.loads(subprocess.run([str(BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
                                        check=True, capture_output=True, text=True).stdout)
     proxies = {host: listed["_meta"]["hostvars"][host]["proxy_compute_node_cluster"]
                for host in listed["vmware_proxies"]["hosts"]}
     assert proxies == {"vmware-proxy-a": "Cluster-A", "vmware-proxy-b": "Cluster-B"}
-    assert listed["kvm_computes"]["hosts"] == ["kvm-compute-1", "kvm-compute-2"]
+    assert listed["kvm_computes"]["hosts"] == ["kvm-compute-1", "kvm-compute-2", "kvm-compute-3"]
     compute = listed["_meta"]["hostvars"]["kvm-compute-2"]
     assert compute["site_kvm_nova_conf"][0].endswith("/computes/kvm-compute-2.conf")
+    assert compute["site_kvm_libvirt_uri"].endswith("/kvm/kvm-compute-2/run/libvirt-sock")
     assert compute["vcenter_prepare_clusters"] == [{"name": "Cluster-A"}, {"name": "Cluster-B", "vnc_ruleset": ""}]
 
 
