@@ -264,7 +264,6 @@ waited:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._vcenter.cluster import find_cluster
 from ..module_utils._openstack.compute_proxy import (
@@ -288,7 +287,7 @@ from ..module_utils._openstack.nova import (
     update_service,
 )
 from ..module_utils._openstack.placement import resource_providers_named
-from ..module_utils._openstack.client import mask_secrets_only, openstack_argument_spec, openstack_session
+from ..module_utils._openstack.client import OpenStackModule, openstack_argument_spec, openstack_session
 from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC, vcenter_session
 from ..module_utils._vcenter.reads import read_compute_resources, read_datacenters, read_folders, read_hosts
 
@@ -389,8 +388,7 @@ def _missing(rows):
 
 
 def main():
-    module = AnsibleModule(argument_spec=openstack_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
-    mask_secrets_only(module)
+    module = OpenStackModule(argument_spec=openstack_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
     params = module.params
     with failing_cleanly(module):
         proxies = params["proxies"]

@@ -110,7 +110,7 @@ changes:
 from ..module_utils._common.argspec import compose
 from ..module_utils._common.runner import Outcome, journal, run_module
 from ..module_utils._openstack import flavors, nova
-from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, mask_secrets_only, openstack_session
+from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, OpenStackModule, openstack_session
 
 ARGUMENT_SPEC = compose(
     OPENSTACK_ARGUMENT_SPEC,
@@ -147,7 +147,7 @@ def work(module, client):
 
 
 def main():
-    run_module(ARGUMENT_SPEC, openstack_session, work, prepare=mask_secrets_only,
+    run_module(ARGUMENT_SPEC, openstack_session, work, module_class=OpenStackModule,
                required_if=[("state", "present", ["vcpus", "ram"])])
 
 

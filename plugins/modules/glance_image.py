@@ -118,7 +118,7 @@ from ..module_utils._common.argspec import compose
 from ..module_utils._common.errors import BackendError
 from ..module_utils._common.runner import Outcome, journal, run_module
 from ..module_utils._openstack import glance
-from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, mask_secrets_only, openstack_session
+from ..module_utils._openstack.client import OPENSTACK_ARGUMENT_SPEC, OpenStackModule, openstack_session
 
 DEFAULT_HASH = "sha512"  # glance's [DEFAULT] hashing_algorithm
 ARGUMENT_SPEC = compose(
@@ -164,7 +164,7 @@ def work(module, client):
 
 
 def main():
-    run_module(ARGUMENT_SPEC, openstack_session, work, prepare=mask_secrets_only,
+    run_module(ARGUMENT_SPEC, openstack_session, work, module_class=OpenStackModule,
                required_if=[("state", "present", ["filename"])])
 
 

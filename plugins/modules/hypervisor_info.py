@@ -60,7 +60,6 @@ services_without_hypervisor:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._common.errors import failing_cleanly
 from ..module_utils._openstack.nova import (
@@ -69,12 +68,11 @@ from ..module_utils._openstack.nova import (
     list_hypervisors,
     services_without_hypervisor,
 )
-from ..module_utils._openstack.client import mask_secrets_only, openstack_argument_spec, openstack_session
+from ..module_utils._openstack.client import OpenStackModule, openstack_argument_spec, openstack_session
 
 
 def main():
-    module = AnsibleModule(argument_spec=openstack_argument_spec(), supports_check_mode=True)
-    mask_secrets_only(module)
+    module = OpenStackModule(argument_spec=openstack_argument_spec(), supports_check_mode=True)
     with failing_cleanly(module), openstack_session(module.params) as client:
         services = list_compute_services(client)
         hypervisors = list_hypervisors(client)

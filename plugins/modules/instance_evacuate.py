@@ -194,7 +194,6 @@ service:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._common.errors import failing_cleanly
 from ..module_utils._openstack.evacuation import Evacuation
@@ -215,7 +214,7 @@ from ..module_utils._openstack.nova import (
     list_servers_on,
     update_service,
 )
-from ..module_utils._openstack.client import mask_secrets_only, openstack_argument_spec, openstack_session
+from ..module_utils._openstack.client import OpenStackModule, openstack_argument_spec, openstack_session
 
 ARGUMENT_SPEC = dict(
     host=dict(type="str", required=True),
@@ -296,8 +295,7 @@ def _service(service):
 
 
 def main():
-    module = AnsibleModule(argument_spec=openstack_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
-    mask_secrets_only(module)
+    module = OpenStackModule(argument_spec=openstack_argument_spec(**ARGUMENT_SPEC), supports_check_mode=True)
     low = [name for name, least in (("concurrency", 1), ("retries", 0), ("timeout", 1)) if module.params[name] < least]
     if low:
         module.fail_json(msg="concurrency and timeout must be at least 1, retries at least 0: check %s." % ", ".join(low))

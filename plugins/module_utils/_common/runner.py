@@ -43,16 +43,14 @@ class Outcome:
         return returned
 
 
-def run_module(argument_spec, session, work, prepare=None, **module_options):
+def run_module(argument_spec, session, work, module_class=AnsibleModule, **module_options):
     """Run ``work(module, client)`` inside ``session(params)`` and report its Outcome.
 
-    ``prepare(module)`` runs once the options are parsed, before anything can be reported
-    (the OpenStack modules pass ``mask_secrets_only``).
+    ``module_class`` is the backend's AnsibleModule (the OpenStack modules pass
+    ``OpenStackModule``, which masks only the connection's secrets).
     """
     module_options.setdefault("supports_check_mode", True)
-    module = AnsibleModule(argument_spec=argument_spec, **module_options)
-    if prepare:
-        prepare(module)
+    module = module_class(argument_spec=argument_spec, **module_options)
     with failing_cleanly(module):
         with session(module.params) as client:
             outcome = work(module, client)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 
+from ansible.module_utils.basic import AnsibleModule
+
 from .._common.errors import BackendError, MissingLibraryError, one_line
 
 try:
@@ -23,7 +25,7 @@ else:
     OPENSTACKSDK_IMPORT_ERROR = None
 
 # cloud and auth are no_log, so Ansible never logs them to syslog and masks each of their
-# values in the task's output; mask_secrets_only then lets their non-secret values show.
+# values in the task's output; OpenStackModule then lets their non-secret values show.
 OPENSTACK_ARGUMENT_SPEC = dict(
     cloud=dict(type="raw", no_log=True),
     auth=dict(type="dict", no_log=True),
@@ -124,17 +126,21 @@ def shown_and_secret(params):
     return set(_values(connection)) - secrets - others, secrets
 
 
-def mask_secrets_only(module):
-    """Mask only the secrets of cloud and auth in what the module reports, not every setting.
+class OpenStackModule(AnsibleModule):
+    """The AnsibleModule of every module that talks to OpenStack: it masks only the secrets of
+    cloud and auth in what it reports, not every setting.
 
     Both options are no_log, so Ansible masks each of their values: the Keystone URL, user
     and project names too, which would turn every connection error into "Keystone at
-    ******** rejected the credentials of user ********". Call this right after the module
-    parses its options, before it reports anything.
+    ******** rejected the credentials of user ********". Masking right after the options are
+    parsed, in the constructor, means nothing is reported before it and no module can skip it.
     """
-    shown, secrets = shown_and_secret(module.params)
-    module.no_log_values.difference_update(shown)
-    module.no_log_values.update(secrets)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        shown, secrets = shown_and_secret(self.params)
+        self.no_log_values.difference_update(shown)
+        self.no_log_values.update(secrets)
 
 
 class OpenStackClient:

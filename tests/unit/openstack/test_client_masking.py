@@ -1,13 +1,15 @@
 """What an OpenStack module masks in its output: the secrets of cloud and auth, nothing else of them."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstack.client import (
-    mask_secrets_only,
+    OpenStackModule,
     openstack_argument_spec,
 )
 
@@ -19,9 +21,8 @@ AUTH = {"auth_url": URL, "username": "operator", "password": "Pa55-word", "proje
 def failure(capsys, args, mask=True, **own_options):
     """The JSON a module prints when it fails with a message naming the URL, user and password."""
     with patch_module_args(args), pytest.raises(SystemExit):
-        module = AnsibleModule(argument_spec=openstack_argument_spec(**own_options))
-        if mask:
-            mask_secrets_only(module)
+        module_class = OpenStackModule if mask else AnsibleModule
+        module = module_class(argument_spec=openstack_argument_spec(**own_options))
         module.fail_json(msg="Keystone at %s rejected user operator (password Pa55-word)" % URL)
     return json.loads(capsys.readouterr().out)
 
@@ -41,7 +42,7 @@ def test_auths_url_and_user_show_in_messages(capsys):
 
 
 def test_without_it_ansible_masks_every_value_of_cloud_and_auth(capsys):
-    # The safe default the options' no_log gives, should a module not call mask_secrets_only.
+    # The safe default the options' no_log gives, of a plain AnsibleModule.
     printed = failure(capsys, {"cloud": {"auth": AUTH}}, mask=False)
     assert printed["msg"] == "Keystone at ******** rejected user ******** (password ********)"
 
@@ -70,3 +71,12 @@ def test_the_invocation_logged_to_syslog_holds_no_setting_of_cloud(monkeypatch):
         AnsibleModule(argument_spec=openstack_argument_spec())
     assert logged and "Pa55-word" not in logged[0]
     assert "cloud=NOT_LOGGING_PARAMETER" in logged[0]
+
+
+def test_every_module_with_the_openstack_connection_masks_through_openstack_module():
+    modules = Path(__file__).resolve().parents[3] / "plugins" / "modules"
+    using = {path.stem: path.read_text() for path in modules.glob("*.py")
+             if re.search(r"openstack_argument_spec|OPENSTACK_ARGUMENT_SPEC", path.read_text())}
+    assert len(using) >= 6, sorted(using)
+    for name, source in using.items():
+        assert "OpenStackModule" in source and "AnsibleModule(" not in source, name
