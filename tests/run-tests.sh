@@ -72,11 +72,19 @@ run_docs() {
 run_unit() {
   stage "unit tests"
   pytest -q tests/unit
+  # The simulator's own Go tests, in GOPATH mode over Debian's govmomi as build.sh builds it.
+  (cd tests/lab/vcsim && GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS='' GOPROXY=off go test -count=1 .)
 }
 
 run_integration() {
   stage "integration tests against the lab"
   pytest -q tests/integration
+  # The scheduler package (extensions/nova_scheduler) against nova's real classes, with the
+  # lab's services venv: it has nova (but no pytest: the tests are unittest test cases, which
+  # skip in the unit stage's pytest). The integration tests above brought the lab, and that
+  # venv, up.
+  stage "scheduler package tests with the lab's nova"
+  "$LAB_DIR/venv/bin/python" -W ignore::DeprecationWarning -m unittest discover -s tests/unit/scheduler
 }
 
 run_molecule() {

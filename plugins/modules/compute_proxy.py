@@ -91,34 +91,9 @@ options:
         proxy lacks.
     type: bool
     default: false
-  vcenter:
-    description:
-      - How to reach the vCenter whose clusters the proxies drive. Each setting falls back
-        to the C(VMWARE_*) environment variable that vmware.vmware and AWX's VMware vCenter
-        credential use, so the dict can be left out.
-    type: dict
-    suboptions:
-      hostname:
-        description: The vCenter Server host name or IP address (E(VMWARE_HOST)).
-        type: str
-      username:
-        description: The vCenter user (E(VMWARE_USER)).
-        type: str
-        aliases: [user, admin]
-      password:
-        description: Its password (E(VMWARE_PASSWORD)). Never logged nor returned.
-        type: str
-        aliases: [pass, pwd]
-      port:
-        description: The HTTPS port of the vCenter API (E(VMWARE_PORT)).
-        type: int
-        default: 443
-      validate_certs:
-        description: Whether to verify vCenter's certificate (E(VMWARE_VALIDATE_CERTS)).
-        type: bool
-        default: true
 extends_documentation_fragment:
   - nova_vsphere.mixed_cloud.openstack
+  - nova_vsphere.mixed_cloud.vcenter_option
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -129,16 +104,13 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - The top-level connection options are the cloud's, so the module belongs to the
-    C(openstack) action group (C(module_defaults) for
-    C(group/nova_vsphere.mixed_cloud.openstack)); vCenter's connection goes in O(vcenter),
-    since both backends have a C(validate_certs).
+  - The module belongs to the C(openstack) action group (C(module_defaults) for
+    C(group/nova_vsphere.mixed_cloud.openstack)).
   - The compute API does not show a service's nova version; the C(version) of a proxy's
     RV(proxies[].hypervisor) is vCenter's.
   - Requires compute API microversion 2.53 and placement 1.14.
 requirements:
   - openstacksdk >= 1.0.0
-  - pyvmomi >= 8.0.1
 seealso:
   - module: nova_vsphere.mixed_cloud.hypervisor_info
   - module: nova_vsphere.mixed_cloud.nova_vmware_conf

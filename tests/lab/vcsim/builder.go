@@ -44,6 +44,8 @@ func buildInventory(ctx context.Context, svc *simulator.Service, inv *Inventory,
 			return fmt.Errorf("datacenter %s: %w", b.spec.Name, err)
 		}
 	}
+	// The inventory's usage figures include its powered-on VMs (capacity.go).
+	resetHostUsage()
 	refreshSummaries()
 	// Client-facing fix-ups go in last: the builder relies on 0.24's own
 	// datastore and network systems.

@@ -45,17 +45,22 @@ func withEntityDestroy(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		check := r.Clone(r.Context())
-		check.Body = io.NopCloser(strings.NewReader(sessionCheck))
-		check.ContentLength = int64(len(sessionCheck))
-		res := newBufferedResponse()
-		next.ServeHTTP(res, check)
-		if res.status != http.StatusOK {
+		if res := checkSession(next, r); res.status != http.StatusOK {
 			res.copyTo(w) // the simulator's NotAuthenticated fault
 			return
 		}
 		writeTask(w, "Destroy_TaskResponse", destroyEntity(target))
 	})
+}
+
+// checkSession is the simulator's answer (next's) to sessionCheck in r's session.
+func checkSession(next http.Handler, r *http.Request) *bufferedResponse {
+	check := r.Clone(r.Context())
+	check.Body = io.NopCloser(strings.NewReader(sessionCheck))
+	check.ContentLength = int64(len(sessionCheck))
+	res := newBufferedResponse()
+	next.ServeHTTP(res, check)
+	return res
 }
 
 // destroyTarget is the cluster or datacenter a Destroy_Task call names.

@@ -21,6 +21,11 @@ import (
 // labServer serves the lab model through labHandler, as the lab's server does.
 func labServer(t *testing.T) (context.Context, *vim25.Client, string) {
 	_, _, _, model := labModel(t)
+	return serveLab(t, model)
+}
+
+// serveLab serves model through labHandler and logs in.
+func serveLab(t *testing.T, model *simulator.Model) (context.Context, *vim25.Client, string) {
 	svc := model.Service
 	svc.RegisterSDK(simulator.Map)
 	server := httptest.NewServer(labHandler(svc.ServeMux))

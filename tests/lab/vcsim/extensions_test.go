@@ -15,7 +15,12 @@ import (
 // labModel builds the default inventory in-process; the wrappers of
 // extend.go are in place, the HTTP-level task hooks of server.go are not.
 func labModel(t *testing.T) (context.Context, *vim25.Client, map[string]*simulator.HostSystem, *simulator.Model) {
-	inv, err := loadInventory("")
+	return labModelOf(t, "")
+}
+
+// labModelOf builds the inventory at path ("": the default one).
+func labModelOf(t *testing.T, path string) (context.Context, *vim25.Client, map[string]*simulator.HostSystem, *simulator.Model) {
+	inv, err := loadInventory(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,9 +50,11 @@ func newServer(svc *simulator.Service, listener net.Listener, cert tls.Certifica
 }
 
 // labHandler is the simulator's SOAP handler with the lab's HTTP-level
-// extensions: Destroy_Task of clusters and datacenters, and the task hooks.
+// extensions: Destroy_Task of clusters and datacenters, the task hooks, the
+// hosts' usage with DRS placement at power-on (capacity.go), and datastore
+// searches without a spec or matchPattern (datastore_search.go).
 func labHandler(mux http.Handler) http.Handler {
-	return withEntityDestroy(withTaskHooks(mux))
+	return withEntityDestroy(withTaskHooks(withCapacity(withDatastoreSearch(mux))))
 }
 
 // taskHooks complete SOAP methods whose effects the 0.24 simulator leaves
