@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from . import kvm, proxies, site, vcenter
+from . import bmc, kvm, proxies, site, vcenter
 from .config import LabConfig, LabError
 from .supervisor import Supervisor, rss_kib, socket_path
 
@@ -27,6 +27,7 @@ def cmd_up(cfg: LabConfig, sup: Supervisor, only: str | None) -> None:
         openstack = _openstack()
         openstack.install(cfg, sup)
         openstack.up(cfg, sup)
+        bmc.up(cfg, sup)
     print(f"lab up in {time.monotonic() - started:.1f}s (state: {cfg.state})")
     cmd_status(cfg, sup)
 
@@ -50,11 +51,12 @@ def endpoints(cfg: LabConfig) -> dict:
 
 
 def cmd_status(cfg: LabConfig, sup: Supervisor) -> int:
-    urls = endpoints(cfg)
     names = sup.names()
     if not names:
         print(f"lab is down (state: {cfg.state})")
         return 3
+    # Each BMC's URL with the power it reads now.
+    urls = {**endpoints(cfg), **bmc.readings(cfg)}
     total = 0
     print(f"{'SERVICE':<22} {'PID':>7} {'RSS MiB':>8}  URL")
     down = 0

@@ -16,7 +16,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 
 # LAB_PORT_OFFSET shifts every port, so that a second lab (another state dir) can run beside the first.
-_PORT_OFFSET = int(os.environ.get("LAB_PORT_OFFSET", "0"))
+PORT_OFFSET = int(os.environ.get("LAB_PORT_OFFSET", "0"))
 
 PORTS = {
     "vcsim": 17443,
@@ -29,8 +29,10 @@ PORTS = {
     "glance": 17292,
     "neutron": 17696,
     "nova": 17774,
+    # The KVM hosts' BMCs (minilab.bmc): kvm-compute-N's on this port + N - 1.
+    "bmc": 17620,
 }
-PORTS = {name: port + _PORT_OFFSET for name, port in PORTS.items()}
+PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
 # Credentials the lab generates once and keeps in state/secrets.json (mode 0600).
 SECRET_NAMES = (
@@ -93,17 +95,19 @@ class LabConfig:
         return f"{scheme}://{HOST}:{PORTS[service]}{path}"
 
     def secret(self, name: str) -> str:
-        if not self._secrets:
-            self._secrets = self._load_or_create_secrets()
+        """A credential of the lab: one of SECRET_NAMES, or another name (a BMC's), made at its
+        first use."""
+        if name not in self._secrets:
+            self._secrets = self._load_or_create_secrets(name)
         return self._secrets[name]
 
-    def _load_or_create_secrets(self) -> dict:
+    def _load_or_create_secrets(self, name: str) -> dict:
         path = self.state / "secrets.json"
         if path.exists():
             stored = json.loads(path.read_text())
         else:
             stored = {}
-        missing = [name for name in SECRET_NAMES if name not in stored]
+        missing = [n for n in dict.fromkeys((*SECRET_NAMES, name)) if n not in stored]
         if missing:
             stored.update({name: secrets.token_urlsafe(18) for name in missing})
             self.state.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@
 - ``vmware_proxies``: one proxy per simulated cluster, with the proxy_compute_node role's
   variables of ``lab proxy-vars``;
 - ``kvm_computes``: the lab's KVM hosts ``kvm-compute-N``, each with its own libvirt's URI
-  (``site_kvm_libvirt_uri``, see ``kvm``) and nova.conf;
+  (``site_kvm_libvirt_uri``, see ``kvm``) and nova.conf, and its BMC (``bmc``, see ``bmc``);
 - the vcenter_prepare and mixed_cloud variables for the lab's clusters: its NFS datastores,
   its deliberate flaws on Cluster-B (legacy VMs, a host without the VNC ruleset) accepted, the lab's
   guest image (``guest_image``, built here unless its cache holds it) uploaded for KVM and, converted,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import bmc as bmcs
 from . import kvm as kvm_hosts
 from . import guest_image, openstack, proxies
 from .config import LabConfig
@@ -41,11 +42,13 @@ def write(cfg: LabConfig) -> Path:
     images = base(cfg) / "images"
     images.mkdir(parents=True, exist_ok=True)
     guest = guest_image.image()
+    bmc = bmcs.endpoints(cfg)
     kvm = {
         host.name: {
             **proxies.local_host(),
             "site_kvm_nova_conf": [str(openstack.compute_conf(cfg, host.name))],
             "site_kvm_libvirt_uri": host.uri,
+            "bmc": bmc[host.name],
         }
         for host in kvm_hosts.hosts(cfg)
     }

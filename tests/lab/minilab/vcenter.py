@@ -34,19 +34,30 @@ def ensure_certificates(cfg: LabConfig, sup: Supervisor) -> None:
     if not shutil.which("openssl"):
         raise LabError("openssl is not installed: run `make setup` (or apt-get install openssl).")
     pki.mkdir(parents=True, exist_ok=True)
-    openssl = ["openssl"]
-    sup.run(openssl + ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                       "-subj", "/CN=mixed_cloud lab CA", "-keyout", str(pki / "ca.key"), "-out", str(ca_bundle(cfg))],
+    sup.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+             "-subj", "/CN=mixed_cloud lab CA", "-keyout", str(pki / "ca.key"), "-out", str(ca_bundle(cfg))],
             log="pki")
+    issue_certificate(cfg, sup, "vcenter")
+
+
+def issue_certificate(cfg: LabConfig, sup: Supervisor, name: str) -> tuple[Path, Path]:
+    """A server certificate of the lab CA for 127.0.0.1 and localhost, pki/<name>.crt and its key
+    (made once); the CA is made first by ensure_certificates."""
+    pki = pki_dir(cfg)
+    cert, key = pki / f"{name}.crt", pki / f"{name}.key"
+    if cert.exists():
+        return cert, key
+    openssl = ["openssl"]
     sup.run(openssl + ["req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={HOST}",
-                       "-keyout", str(pki / "vcenter.key"), "-out", str(pki / "vcenter.csr")], log="pki")
-    extensions = pki / "vcenter.ext"
+                       "-keyout", str(key), "-out", str(pki / f"{name}.csr")], log="pki")
+    extensions = pki / f"{name}.ext"
     extensions.write_text(f"subjectAltName=IP:{HOST},DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    sup.run(openssl + ["x509", "-req", "-in", str(pki / "vcenter.csr"), "-CA", str(ca_bundle(cfg)),
+    sup.run(openssl + ["x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(ca_bundle(cfg)),
                        "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "3650",
-                       "-extfile", str(extensions), "-out", str(pki / "vcenter.crt")], log="pki")
-    for key in pki.glob("*.key"):
-        key.chmod(0o600)
+                       "-extfile", str(extensions), "-out", str(cert)], log="pki")
+    for private in pki.glob("*.key"):
+        private.chmod(0o600)
+    return cert, key
 
 
 def _source_digest() -> str:
