@@ -73,6 +73,15 @@ class KvmCloud(Cloud):
     def set_service(self, host, **fields):
         self.call("PUT", "/os-services/%s" % self.services()[host]["id"], fields)
 
+    def wait_reporting(self, host, timeout=120):
+        """Once the host's nova-compute reports again: its service's updated_at moves past the one read now (nova
+        marks a service down only after service_down_time, so its state alone does not tell)."""
+        last = self.services()[host]["updated_at"]
+        deadline = time.monotonic() + timeout
+        while self.services()[host]["updated_at"] == last:
+            assert time.monotonic() < deadline, "nova-compute of %s did not report in %s s" % (host, timeout)
+            time.sleep(1)
+
     def processes(self, host):
         """Every process of the KVM host (its namespace's): none once its power is cut."""
         return kvm.processes(self.hosts[host])
