@@ -12,7 +12,7 @@ description:
   - Reads a host's power state through its BMC, powers it on or off only when it is not in
     O(state) already, and reads the state back. This is how a failed KVM host is fenced
     before its instances are evacuated (P(nova_vsphere.mixed_cloud.instance_evacuate#module)
-    with C(fenced=true)): off is a hard power off (Redfish C(ForceOff), IPMI
+    with C(fenced=true)). V(off) is a hard power off (Redfish C(ForceOff), IPMI
     C(chassis power off)), not a shutdown the host's OS could delay or refuse.
   - Runs Debian's fence agents, the ones pacemaker fences with, C(fence_redfish) or
     C(fence_ipmilan) (package C(fence-agents)) on the host the module runs on, which must
@@ -69,7 +69,7 @@ options:
     type: path
   state:
     description:
-      - The power state the host must be in. Quote it (V("off")): YAML reads a bare C(off) as false.
+      - The power state the host must be in. Quote it, V("off"), since YAML reads a bare C(off) as false.
     type: str
     choices: ["on", "off"]
     required: true

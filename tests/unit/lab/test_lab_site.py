@@ -45,3 +45,17 @@ def test_inventory_is_private_and_its_image_is_a_qcow2(inventory):
     info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", image["qcow2"]], check=True,
                                      capture_output=True, text=True).stdout)
     assert info["format"] == "qcow2"
+
+
+def test_each_kvm_host_has_its_own_bmc_with_the_keys_playbooks_read(inventory, tmp_path):
+    hostvars = json.loads(subprocess.run([str(BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
+                                         check=True, capture_output=True, text=True).stdout)["_meta"]["hostvars"]
+    bmcs = {host: hostvars[host]["bmc"] for host in ("kvm-compute-1", "kvm-compute-2", "kvm-compute-3")}
+    for bmc in bmcs.values():
+        assert set(bmc) == {"agent", "address", "port", "username", "password", "system", "validate_certs", "ca_path"}
+        assert (bmc["agent"], bmc["address"], bmc["validate_certs"]) == ("redfish", "127.0.0.1", True)
+        assert bmc["system"].startswith("/redfish/v1/Systems/")
+        assert bmc["ca_path"] == str(tmp_path / "lab" / "pki" / "ca.pem")
+    assert len({bmc["port"] for bmc in bmcs.values()}) == len({bmc["password"] for bmc in bmcs.values()}) == 3
+    secrets = json.loads((tmp_path / "lab" / "secrets.json").read_text())
+    assert secrets["bmc-kvm-compute-2"] == bmcs["kvm-compute-2"]["password"]
