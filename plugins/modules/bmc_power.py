@@ -43,7 +43,7 @@ options:
     type: str
     required: true
   password:
-    description: The BMC user's password.
+    description: The BMC user's password; for V(ipmilan) at most 20 bytes (IPMI 2.0).
     type: str
     required: true
   system:

@@ -94,6 +94,17 @@ def test_a_port_nobody_listens_on_fails_clearly(cloud, bmc):
     assert cloud.processes(HOST)
 
 
+def test_ipmi_to_a_port_no_bmc_answers_on_fails_clearly(cloud, bmc):
+    # The lab's BMCs speak Redfish only: this runs the real fence_ipmilan (and ipmitool) up to its timeout.
+    # (An IPMI 2.0 password has at most 20 bytes, the lab's BMC passwords more.)
+    port, password = free_port(), "ipmi-" + bmc["password"][:15]
+    run = power({k: v for k, v in bmc.items() if k not in ("system", "ca_path")}, "off", agent="ipmilan", port=port,
+                password=password, timeout=5)
+    one_line_failure(run, "ipmi://127.0.0.1:%s" % port, "fence_ipmilan could not read the power state: no answer")
+    assert password not in run.output
+    assert cloud.processes(HOST)
+
+
 def test_a_bmc_that_never_answers_is_given_up_on_at_the_deadline(cloud, bmc):
     # fence_redfish sets no timeout on its requests: a BMC that accepts the connection and never answers would
     # hold it forever; the module kills it after timeout + 15 s.

@@ -82,7 +82,13 @@ class FenceAgent:
         return self._error("%s %s: %s" % (self.name, what, power.cause(output, self.params)))
 
     def _error(self, text):
-        return FenceAgentError(one_line("BMC %s: %s." % (self.url, text.rstrip(".")), [self.params["password"]]))
+        return FenceAgentError(sentence("BMC %s: %s" % (self.url, text), self.params["password"]))
+
+
+def sentence(text, password):
+    """One line ending as a sentence, the password masked."""
+    text = one_line(text, [password])
+    return text if text.endswith((".", "?")) else text + "."
 
 
 def find_agent(name):
@@ -99,5 +105,5 @@ def fence_session(params):
     """The BMC of params, its options checked before any agent runs."""
     problem = power.validate(params)
     if problem:
-        raise FenceAgentError(one_line("BMC %s: %s." % (power.bmc_url(params), problem), [params["password"]]))
+        raise FenceAgentError(sentence("BMC %s: %s" % (power.bmc_url(params), problem), params["password"]))
     yield FenceAgent(params, find_agent(power.AGENTS[params["agent"]]))

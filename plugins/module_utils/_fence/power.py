@@ -15,7 +15,8 @@ import re
 
 # agent option -> the Debian fence-agents executable.
 AGENTS = {"redfish": "fence_redfish", "ipmilan": "fence_ipmilan"}
-STATES = ("on", "off")
+# IPMI 2.0 (RMCP+) user passwords.
+IPMI_PASSWORD_BYTES = 20
 SYSTEMS = "/redfish/v1/Systems/"
 
 # What fence agents exit with for action=status (fencing.py): 0 on, 2 off, anything else failed.
@@ -55,6 +56,9 @@ def validate(params):
         return "ca_path applies to agent redfish only (IPMI has no TLS)"
     if params.get("system") and params["agent"] != "redfish":
         return "system applies to agent redfish only"
+    if params["agent"] == "ipmilan" and len(params["password"].encode()) > IPMI_PASSWORD_BYTES:
+        # ipmitool refuses it ("password is longer than 20 bytes"), and fence_ipmilan reports that as a bad plug.
+        return "an IPMI 2.0 password has at most %d bytes" % IPMI_PASSWORD_BYTES
     return None
 
 
@@ -120,4 +124,3 @@ def cause(output, params):
         return errors[-1]
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
-

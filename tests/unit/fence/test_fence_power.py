@@ -47,6 +47,8 @@ def test_urls_name_the_bmc_and_system_without_credentials():
     ({"agent": "ipmilan", "ca_path": "/ca.pem"}, "ca_path applies to agent redfish only (IPMI has no TLS)"),
     ({"agent": "ipmilan", "system": "1"}, "system applies to agent redfish only"),
     ({"timeout": 0}, "timeout must be at least 1 second"),
+    ({"agent": "ipmilan", "password": "x" * 21}, "an IPMI 2.0 password has at most 20 bytes"),
+    ({"agent": "ipmilan", "password": "x" * 20}, None),
     ({}, None),
 ])
 def test_validation_refuses_what_the_agent_could_not_take(changes, problem):
