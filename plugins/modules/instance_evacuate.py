@@ -22,6 +22,11 @@ description:
     record (C(migration_type=evacuation)) and its instance, and submits a failed attempt
     again (the scheduler choosing) up to O(retries) times. The other instances still
     complete when one fails; the task then fails, listing the failures.
+  - The evacuate calls that fill free slots are made in parallel, as are the reads of the
+    instances whose evacuations ended, at most 10 calls at once; the migrations are polled
+    every second, every half second while 8 or more evacuations are in flight.
+  - With O(opt_in), only the instances that opted in are evacuated, by their metadata or their
+    flavor's extra spec O(opt_in_key); the others are reported as C(filtered_out) and left alone.
   - Running it again after an interruption resumes the work - instances already evacuated
     are reported and skipped, evacuations in flight are followed, the rest are evacuated.
   - O(state=restored) brings a repaired host back (un-forced, enabled), but only once its
@@ -74,22 +79,36 @@ options:
     choices: [preserve, stopped]
     default: preserve
   concurrency:
-    description: How many evacuations may be in flight at once.
+    description:
+      - How many evacuations may be in flight at once.
+      - The default lets a typical host's instances all go at once, so that nova's conductor,
+        scheduler and computes work on them side by side; lower it for a small control plane.
     type: int
-    default: 10
+    default: 20
   retries:
     description: How many times a failed evacuation of one instance is submitted again.
     type: int
     default: 2
-  metadata_key:
+  opt_in:
     description:
-      - Evacuate only instances whose metadata has this key (such as C(HA_Enabled)), with a value
-        other than false, no, off or 0. The others are reported as C(filtered_out).
-      - With O(extra_spec_key), an instance matching either is evacuated.
+      - Which instances of the host are evacuated; the others are reported as C(filtered_out), with
+        the reason, and left untouched.
+      - V(all) evacuates every instance.
+      - V(metadata) only instances whose metadata O(opt_in_key) is true, as masakari's C(HA_Enabled).
+      - V(flavor) only instances whose flavor has the extra spec O(opt_in_key) true, as Red Hat
+        InstanceHA's C(evacuable). It is read from the flavor embedded in the server (microversion
+        2.53; nova shows extra specs there from 2.47), so no extra call, and it is the flavor as the
+        instance was booted or last resized with - changing the flavor's extra specs later does not
+        reach existing instances.
+      - V(any) instances that opt in either way.
+      - C(true), C(yes) and C(1), in any case, opt in; any other value or none does not.
     type: str
-  extra_spec_key:
-    description: Evacuate only instances whose flavor has this extra spec, with a value other than false, no, off or 0.
+    choices: [all, metadata, flavor, any]
+    default: all
+  opt_in_key:
+    description: The metadata key or flavor extra spec by which an instance opts in (O(opt_in)).
     type: str
+    default: evacuable
   shared_storage:
     description:
       - Asserts that the computes share the instance directory (for example over NFS), so
@@ -133,10 +152,11 @@ EXAMPLES = r"""
     fenced: true
   register: evacuation
 
-- name: Only instances that asked for HA, to a spare host, left stopped for their owners to check
+- name: Only instances that asked for HA (metadata HA_Enabled=True), to a spare host, left stopped
   nova_vsphere.mixed_cloud.instance_evacuate:
     host: kvm-07
-    metadata_key: HA_Enabled
+    opt_in: metadata
+    opt_in_key: HA_Enabled
     target_host: kvm-spare-1
     target_state: stopped
 
@@ -153,7 +173,7 @@ instances:
     - C(action) is what the plan does - V(evacuate), V(reset_and_evacuate) (its state is reset
       to error first, as nova evacuates only active, stopped or error instances with no task),
       V(follow) (an evacuation an earlier run started), V(already_evacuated), V(filtered_out)
-      or V(cannot) (C(reason) says why).
+      (not opted in under O(opt_in): left untouched) or V(cannot) (C(reason) says why).
     - C(status) is V(planned) (check mode), V(done), V(failed) or V(skipped).
     - C(vm_state) is the instance's state at the end; C(expected_vm_state) the one it must reach.
     - C(attempts) counts evacuate calls, C(seconds) the time from the first to the end,
@@ -180,10 +200,13 @@ instances:
       data_loss: image-backed root disk (rebuilt from image 07ea1205-cde1-4c7f-b5b8-a85aac16b57a)
       earlier_errors: ["attempt 1: evacuation failed (migration 40 error): No valid host was found."]
 summary:
-  description: How many rows ended in each status, and the seconds the whole task took.
+  description:
+    - How many rows ended in each status, and the seconds the whole task took (from its first read
+      of nova, after the login, to its end).
+    - C(filtered_out) counts the instances that did not opt in (O(opt_in)), also counted in C(skipped).
   returned: state=evacuated
   type: dict
-  sample: {"done": 9, "failed": 1, "skipped": 2, "planned": 0, "seconds": 31.2}
+  sample: {"done": 9, "failed": 1, "skipped": 2, "planned": 0, "filtered_out": 1, "seconds": 31.2}
 service:
   description: The host's nova-compute service after the task (in check mode, as it would be).
   returned: success
@@ -222,10 +245,10 @@ ARGUMENT_SPEC = dict(
     fenced=dict(type="bool", default=False),
     target_host=dict(type="str"),
     target_state=dict(type="str", choices=["preserve", "stopped"], default="preserve"),
-    concurrency=dict(type="int", default=10),
+    concurrency=dict(type="int", default=20),
     retries=dict(type="int", default=2),
-    metadata_key=dict(type="str", no_log=False),
-    extra_spec_key=dict(type="str", no_log=False),
+    opt_in=dict(type="str", choices=["all", "metadata", "flavor", "any"], default="all"),
+    opt_in_key=dict(type="str", default="evacuable", no_log=False),
     shared_storage=dict(type="bool", default=False),
     skip_local_disks=dict(type="bool", default=False),
 )
@@ -255,6 +278,7 @@ def evacuate(module, client, services):
     _warn(module, host, rows)
     summary = dict((status, sum(row["status"] == status for row in rows))
                    for status in ("done", "failed", "skipped", "planned"))
+    summary["filtered_out"] = sum(row["action"] == "filtered_out" for row in rows)
     summary["seconds"] = round(time.monotonic() - started, 1)
     result = dict(changed=changed, instances=rows, summary=summary, service=_service(dict(service, **update)))
     failed = [row for row in rows if row["status"] == "failed"]

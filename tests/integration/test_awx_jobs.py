@@ -38,9 +38,9 @@ PREPARE_A = {"vcenter_prepare_clusters": [{"name": "Cluster-A", "datacenter": "D
 
 # The survey's answers as AWX sends them: multiple choices as strings, integers as numbers.
 EVACUATE_PLAN = {"evacuate_host": "kvm-compute-1", "evacuate_state": "evacuated", "evacuate_fenced": "true",
-                 "evacuate_target_host": "", "evacuate_target_state": "preserve", "evacuate_concurrency": 10,
-                 "evacuate_retries": 2, "evacuate_timeout": 180, "evacuate_metadata_key": "",
-                 "evacuate_extra_spec_key": "", "evacuate_shared_storage": "false", "evacuate_skip_local_disks": "false"}
+                 "evacuate_target_host": "", "evacuate_target_state": "preserve", "evacuate_concurrency": 20,
+                 "evacuate_retries": 2, "evacuate_timeout": 180, "evacuate_opt_in": "all",
+                 "evacuate_opt_in_key": "evacuable", "evacuate_shared_storage": "false", "evacuate_skip_local_disks": "false"}
 
 # playbook, job template extra vars (beyond the vCenter port), check mode, result check
 JOBS = [

@@ -50,6 +50,11 @@ class EvacuationCloud(KvmCloud):
     def boot(self, name, count, host, flavor=SMALL, metadata=None):
         return super().boot(name, count, host, flavor, metadata)
 
+    def flavor(self, name, ram, extra_specs=None):
+        super().flavor(name, ram)
+        if extra_specs:
+            self.call("POST", "/flavors/%s/os-extra_specs" % self.flavors[name], {"extra_specs": extra_specs})
+
     def service(self, host=SOURCE):
         return self.services()[host]
 
@@ -134,7 +139,9 @@ def rows_by_name(run):
 
 
 def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure, admin_env):
-    servers = failure.boot("ev-all", 3)
+    # The three opt in (opt_in: metadata, the default key evacuable); ev-out does not and stays.
+    servers = failure.boot("ev-all", 3, metadata={"evacuable": "True"})
+    left = failure.boot("ev-out", 1, metadata={"evacuable": "no"})
     by_name = {s["name"]: s for s in servers}
     # Each guest booted on the source and wrote its token on its disk before the failure.
     first = cloud.consoles(servers)
@@ -150,12 +157,17 @@ def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure,
     cloud.wait("ev-all", 3, lambda s: s["OS-EXT-STS:vm_state"] == before[s["name"]])
     failure.kill()
 
-    run = evacuate(admin_env, fenced=True)
+    run = evacuate(admin_env, fenced=True, opt_in="metadata")
 
     assert not run.failed, run.output
     assert run.result["changed"]
-    assert run.result["summary"]["done"] == 3
+    assert (run.result["summary"]["done"], run.result["summary"]["filtered_out"]) == (3, 1)
     assert "lose local data" in run.output  # image-backed, no shared storage: warned
+    out = rows_by_name(run)["ev-out"]
+    assert (out["action"], out["status"], out["attempts"]) == ("filtered_out", "skipped", 0)
+    assert out["reason"] == "not opted in (opt_in metadata): metadata evacuable is 'no'; true, yes or 1 opts in"
+    assert [s["OS-EXT-SRV-ATTR:host"] for s in cloud.servers("ev-out")] == [SOURCE]
+    assert cloud.evacuations(left) == []
     after = {s["name"]: s for s in cloud.servers("ev-all")}
     for name, server in after.items():
         row = rows_by_name(run)[name]
@@ -178,9 +190,10 @@ def test_a_dead_hosts_instances_come_back_elsewhere_as_they_were(cloud, failure,
     assert (service["forced_down"], service["status"]) == (True, "disabled")
     assert service["disabled_reason"].startswith("instance_evacuate:")
 
-    again = evacuate(admin_env, fenced=True)
+    again = evacuate(admin_env, fenced=True, opt_in="metadata")
     assert not again.failed and not again.result["changed"], again.output
-    assert {row["action"] for row in again.result["instances"]} == {"already_evacuated"}
+    assert {row["name"]: row["action"] for row in again.result["instances"]} == dict(
+        {name: "already_evacuated" for name in by_name}, **{"ev-out": "filtered_out"})
 
     # The host is still dead, so its evacuations are 'done', not 'completed': nova would refuse too.
     early = evacuate(admin_env, state="restored")
@@ -205,22 +218,29 @@ def test_a_live_source_is_refused_and_nothing_changes(cloud, failure, admin_env)
 
 
 def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, admin_env):
+    # Opted in by metadata (HA_Enabled, as masakari's), by the flavor's extra spec, or not at all.
+    cloud.flavor("evac-small-ha", SMALL_RAM, {"HA_Enabled": "true"})
     servers = failure.boot("ev-plan-ha", 2, metadata={"HA_Enabled": "true"})
+    servers += failure.boot("ev-plan-fl", 1, flavor="evac-small-ha")
     servers += failure.boot("ev-plan-no", 1)
     cloud.action(servers[0], {"os-stop": None})
     cloud.wait("ev-plan-ha", 2, lambda s: s["id"] != servers[0]["id"] or s["OS-EXT-STS:vm_state"] == "stopped")
     failure.kill()
 
-    run = evacuate(admin_env, check_mode=True, fenced=True, metadata_key="HA_Enabled", shared_storage=True)
+    run = evacuate(admin_env, check_mode=True, fenced=True, opt_in="any", opt_in_key="HA_Enabled",
+                   shared_storage=True)
 
     assert not run.failed, run.output
     assert run.result["changed"]
     rows = rows_by_name(run)
     assert {name: (row["action"], row["status"]) for name, row in rows.items()} == {
         "ev-plan-ha-1": ("evacuate", "planned"), "ev-plan-ha-2": ("evacuate", "planned"),
-        "ev-plan-no": ("filtered_out", "skipped")}
+        "ev-plan-fl": ("evacuate", "planned"), "ev-plan-no": ("filtered_out", "skipped")}
+    assert rows["ev-plan-no"]["reason"] == ("not opted in (opt_in any): metadata HA_Enabled is not set and flavor "
+                                            "extra spec HA_Enabled is not set; true, yes or 1 opts in")
+    assert run.result["summary"]["filtered_out"] == 1
     assert sorted(row["expected_vm_state"] for row in rows.values() if row["action"] == "evacuate") == [
-        "active", "stopped"]
+        "active", "active", "stopped"]
     assert run.result["service"]["forced_down"] is True  # what it would be
     service = cloud.service()
     assert (service["status"], service["forced_down"]) == ("enabled", False)
@@ -289,7 +309,7 @@ def test_the_playbook_takes_survey_answers_and_summarises(cloud, failure, admin_
     failure.kill()
     # As an AWX survey sends them: every answer a string, an empty one meaning "not set".
     answers = {"evacuate_host": SOURCE, "evacuate_fenced": "true", "evacuate_target_host": "",
-               "evacuate_concurrency": "4", "evacuate_metadata_key": ""}
+               "evacuate_concurrency": "4", "evacuate_opt_in": "all", "evacuate_opt_in_key": ""}
 
     run = playbook(admin_env, answers)
 

@@ -3,8 +3,8 @@
 """Whether evacuating a failed compute host is safe, and what to do with each of its instances.
 
 Pure logic over nova's own records as plain dicts: compute services and hypervisors
-(microversion 2.53), servers (2.53, which embeds the flavor with its extra specs) and
-evacuation migrations (2.59). A gate that fails raises ``EvacuationRefused`` before
+(microversion 2.53), servers (2.53, which embeds the flavor with its extra specs: 2.47 and
+later) and evacuation migrations (2.59). A gate that fails raises ``EvacuationRefused`` before
 anything is changed; otherwise each instance gets one row saying what will happen to it.
 """
 
@@ -32,7 +32,10 @@ REBUILD_TASK_STATES = ("rebuilding", "rebuild_block_device_mapping", "rebuild_sp
 IN_PROGRESS = ("accepted", "pre-migrating")
 FAILED = ("failed", "error")
 POWER_RUNNING = 1
-FALSE_WORDS = ("", "0", "false", "no", "off", "n", "f")
+# An instance opts in to evacuation with its metadata or its flavor's extra spec opt_in_key set to
+# one of these (any case), like masakari's HA_Enabled and Red Hat InstanceHA's evacuable.
+TRUE_WORDS = ("true", "yes", "1")
+OPT_IN_SOURCES = {"all": (), "metadata": ("metadata",), "flavor": ("flavor",), "any": ("metadata", "flavor")}
 # Written into the source service's disabled_reason, so that people and later runs see who
 # disabled it and how to undo it.
 DISABLED_REASON = "instance_evacuate: host failed and was evacuated; bring it back with state=restored"
@@ -134,7 +137,7 @@ def plan_instances(host, servers, migrations, reread, options):
 
     servers: the instances listed on host, read before migrations; reread: the instances
     moving_or_moved() named, read afterwards (deleted ones left out). options: target_state
-    (preserve|stopped), metadata_key, extra_spec_key, shared_storage, skip_local_disks.
+    (preserve|stopped), opt_in (all|metadata|flavor|any), opt_in_key, shared_storage, skip_local_disks.
     Actions: evacuate, reset_and_evacuate (its state must be reset to error first), follow
     (an evacuation already started), already_evacuated, filtered_out, cannot (with the reason).
     """
@@ -208,8 +211,9 @@ def _plan_server(host, server, migration, options):
     if migration and migration["status"] in IN_PROGRESS and (
             task_state in REBUILD_TASK_STATES or migration["status"] == "pre-migrating"):
         return _follow(host, server, migration, options)
-    if not _selected(server, options):
-        return _row(host, server, "filtered_out", _filter_text(options), status="skipped")
+    refusal = not_opted_in(server, options["opt_in"], options["opt_in_key"])
+    if refusal:
+        return _row(host, server, "filtered_out", refusal, status="skipped")
     if vm_state in CANNOT_EVACUATE:
         return _row(host, server, "cannot", CANNOT_EVACUATE[vm_state], status="skipped")
     extra_specs = (server.get("flavor") or {}).get("extra_specs") or {}
@@ -247,18 +251,22 @@ def _local_data(server):
     return " and ".join(lost) or None
 
 
-def _selected(server, options):
-    keys = [(server.get("metadata") or {}, options.get("metadata_key")),
-            (((server.get("flavor") or {}).get("extra_specs") or {}), options.get("extra_spec_key"))]
-    wanted = [(values, key) for values, key in keys if key]
-    return not wanted or any(key in values and str(values[key]).strip().lower() not in FALSE_WORDS
-                             for values, key in wanted)
+def not_opted_in(server, opt_in, key):
+    """None if the instance is to be evacuated under opt_in, else why not.
 
-
-def _filter_text(options):
-    wanted = [what % options[key] for key, what in (("metadata_key", "metadata %s"), ("extra_spec_key", "extra spec %s"))
-              if options.get(key)]
-    return "neither %s is set" % " nor ".join(wanted) if len(wanted) > 1 else "%s is not set" % wanted[0]
+    metadata: the server's metadata KEY; flavor: the extra spec KEY of the flavor embedded in the
+    server (as it was booted or last resized); any: either; all: every instance. A value of true,
+    yes or 1, in any case, opts in.
+    """
+    values = {"metadata": (server.get("metadata") or {}).get(key),
+              "flavor": ((server.get("flavor") or {}).get("extra_specs") or {}).get(key)}
+    sources = OPT_IN_SOURCES[opt_in]
+    if not sources or any(str(values[source]).strip().lower() in TRUE_WORDS for source in sources
+                          if values[source] is not None):
+        return None
+    found = ["%s %s %s" % ("metadata" if source == "metadata" else "flavor extra spec", key,
+                           "is not set" if values[source] is None else "is %r" % values[source]) for source in sources]
+    return "not opted in (opt_in %s): %s; true, yes or 1 opts in" % (opt_in, " and ".join(found))
 
 
 def _row(host, server, action, reason, status="planned"):

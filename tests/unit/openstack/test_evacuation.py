@@ -1,9 +1,16 @@
 """The evacuation loop against a simulated nova on a simulated clock: no network, no real waiting."""
 
+import threading
+
 import pytest
 
 from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._common.errors import BackendError
-from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstack.evacuation import POLL_INTERVAL, Evacuation
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstack.evacuation import (
+    FASTEST_POLL,
+    POLL_INTERVAL,
+    Evacuation,
+    in_threads,
+)
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 
@@ -94,8 +101,19 @@ def row(name, action="evacuate", expected="active", migration_id=None):
             "seconds": None, "error": None, "earlier_errors": []}
 
 
+class Serial:
+    """The loop's parallel map, run in order in this thread (the simulated nova is not thread-safe); records each batch."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, function, items):
+        self.batches.append([item.row["name"] for item in items])
+        return [function(item) for item in items]
+
+
 def run(nova, clock, rows, migrations=(), **settings):
-    settings = dict(dict(concurrency=10, retries=2, timeout=60), **settings)
+    settings = dict(dict(concurrency=10, retries=2, timeout=60, parallel=Serial()), **settings)
     evacuation = Evacuation(nova, rows, list(migrations), clock=clock, sleep=clock.sleep, **settings)
     changed = evacuation.run()
     return changed, {r["name"]: r for r in rows}
@@ -142,7 +160,64 @@ def test_each_tick_costs_one_migrations_request_however_many_instances(clock):
     listing = nova.migrations
     nova.migrations = lambda: polls.append(1) or listing()
     run(nova, clock, [row(name) for name in names], concurrency=30)
-    assert len(polls) == 4  # at 0, 1, 2 and 3 s
+    assert len(polls) == 7  # at 0, 0.5, ... 3 s: many in flight, polled every FASTEST_POLL
+
+
+def test_few_in_flight_are_polled_every_second_many_every_half_second(clock):
+    polls = []
+    for count in (3, 8):
+        nova = Nova(clock, [server("vm%d" % i) for i in range(count)], duration=4.0)
+        listing = nova.migrations
+        nova.migrations = lambda listing=listing: polls.append(clock.now) or listing()
+        clock.now = 0.0
+        run(nova, clock, [row("vm%d" % i) for i in range(count)])
+        assert polls == pytest.approx([i * (POLL_INTERVAL if count < 8 else FASTEST_POLL) for i in range(len(polls))])
+        assert polls[-1] == pytest.approx(4.0)
+        polls.clear()
+
+
+def test_a_slow_poll_makes_ticks_at_least_twice_as_long_as_the_poll(clock):
+    nova = Nova(clock, [server("vm%d" % i) for i in range(10)], duration=4.0)
+    ticks = []
+    listing = nova.migrations
+
+    def slow_listing():
+        ticks.append(clock.now)
+        clock.now += 0.4
+        return listing()
+
+    nova.migrations = slow_listing
+    run(nova, clock, [row("vm%d" % i) for i in range(10)])
+    # 10 in flight would poll every 0.5 s, but a poll takes 0.4 s: every 0.8 s, never more than half the time.
+    assert [b - a for a, b in zip(ticks, ticks[1:])] == pytest.approx([0.8] * (len(ticks) - 1))
+
+
+def test_free_slots_are_submitted_and_ended_migrations_read_in_parallel_batches(clock):
+    names = ["vm%d" % i for i in range(6)]
+    nova = Nova(clock, [server(name) for name in names])
+    parallel = Serial()
+    run(nova, clock, [row(name) for name in names], concurrency=4, parallel=parallel)
+    # Four submits at once; at 3 s their four reads at once, and the two queued submits in the same tick;
+    # at 6 s the last two reads. Never one call per tick and instance.
+    assert [batch for batch in parallel.batches if batch] == [names[:4], names[:4], names[4:], names[4:]]
+    assert [call[1] for call in nova.calls] == ["id-" + name for name in names]
+
+
+def test_in_threads_runs_calls_side_by_side_at_most_workers_at_once():
+    running, most, lock = [0], [0], threading.Lock()
+    four_at_once = threading.Barrier(4, timeout=5)
+
+    def call(item):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        four_at_once.wait()  # only returns once four calls run at the same time
+        with lock:
+            running[0] -= 1
+        return item * 2
+
+    assert in_threads(4)(call, list(range(8))) == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert most[0] == 4
 
 
 def test_ticks_keep_their_cadence_when_requests_are_slow(clock):

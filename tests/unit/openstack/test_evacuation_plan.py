@@ -11,6 +11,7 @@ from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstac
     check_targets,
     expected_state,
     moving_or_moved,
+    not_opted_in,
     plan_instances,
 )
 
@@ -42,7 +43,7 @@ SERVICES = [service("kvm-1", state="down"), service("kvm-2"), service("kvm-3", s
             service("proxy-1")]
 HYPERVISORS = [hypervisor("kvm-1"), hypervisor("kvm-2"), hypervisor("kvm-3"),
                hypervisor("proxy-1", "VMware vCenter Server")]
-OPTIONS = dict(target_state="preserve", metadata_key=None, extra_spec_key=None, shared_storage=True,
+OPTIONS = dict(target_state="preserve", opt_in="all", opt_in_key="evacuable", shared_storage=True,
                skip_local_disks=False)
 
 
@@ -158,13 +159,42 @@ def test_skip_local_disks_leaves_those_instances_on_the_host():
     assert rows["vol"]["action"] == "evacuate"
 
 
-def test_filters_select_by_metadata_or_extra_spec_and_respect_false_values():
-    servers = [server("ha", metadata={"HA_Enabled": "True"}), server("off", metadata={"HA_Enabled": "False"}),
-               server("flavor", extra_specs={"ha:evacuate": "yes"}), server("plain")]
-    rows = plan(servers, metadata_key="HA_Enabled", extra_spec_key="ha:evacuate")
-    assert {name: row["action"] for name, row in rows.items()} == {
-        "ha": "evacuate", "off": "filtered_out", "flavor": "evacuate", "plain": "filtered_out"}
-    assert rows["plain"]["reason"] == "neither metadata HA_Enabled nor extra spec ha:evacuate is set"
+OPT_IN_SERVERS = [server("meta", metadata={"evacuable": "True"}), server("meta-no", metadata={"evacuable": "false"}),
+                  server("flavor", extra_specs={"evacuable": "YES"}), server("flavor-on", extra_specs={"evacuable": "on"}),
+                  server("both", metadata={"evacuable": "1"}, extra_specs={"evacuable": "true"}), server("plain")]
+
+
+@pytest.mark.parametrize("opt_in, evacuated", [
+    ("all", {"meta", "meta-no", "flavor", "flavor-on", "both", "plain"}),
+    ("metadata", {"meta", "both"}),
+    ("flavor", {"flavor", "both"}),
+    ("any", {"meta", "flavor", "both"}),
+])
+def test_opt_in_selects_by_metadata_flavor_extra_spec_either_or_none(opt_in, evacuated):
+    rows = plan(OPT_IN_SERVERS, opt_in=opt_in)
+    assert {name for name, row in rows.items() if row["action"] == "evacuate"} == evacuated
+    for name in set(rows) - evacuated:
+        assert (rows[name]["action"], rows[name]["status"]) == ("filtered_out", "skipped")
+        assert rows[name]["reason"].startswith("not opted in (opt_in %s): " % opt_in)
+
+
+def test_only_true_yes_or_1_opt_in_and_the_reason_shows_what_was_found():
+    assert not_opted_in(server("a", metadata={"HA_Enabled": " Yes "}), "metadata", "HA_Enabled") is None
+    assert not_opted_in(server("a", metadata={"evacuable": "true"}), "metadata", "HA_Enabled") == (
+        "not opted in (opt_in metadata): metadata HA_Enabled is not set; true, yes or 1 opts in")
+    assert not_opted_in(server("a", metadata={"evacuable": "on"}, extra_specs={"evacuable": "0"}), "any",
+                        "evacuable") == ("not opted in (opt_in any): metadata evacuable is 'on' and flavor extra spec "
+                                         "evacuable is '0'; true, yes or 1 opts in")
+
+
+def test_an_instance_not_opted_in_is_left_alone_before_any_other_check():
+    rows = plan([server("vtpm", extra_specs={"hw:tpm_version": "2.0"}), server("paused", "paused")], opt_in="flavor")
+    assert {row["action"] for row in rows.values()} == {"filtered_out"}
+
+
+def test_an_evacuation_under_way_is_followed_even_when_not_opted_in():
+    rows = plan([server("f", task_state="rebuilding")], [migration(7, "f", "accepted")], opt_in="metadata")
+    assert rows["f"]["action"] == "follow"
 
 
 def test_stopped_target_state_expects_every_instance_stopped():
