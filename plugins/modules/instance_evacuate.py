@@ -106,7 +106,11 @@ options:
     choices: [all, metadata, flavor, any]
     default: all
   opt_in_key:
-    description: The metadata key or flavor extra spec by which an instance opts in (O(opt_in)).
+    description:
+      - The metadata key or flavor extra spec by which an instance opts in (O(opt_in)).
+      - Where nova's C(AggregateInstanceExtraSpecsFilter) is enabled, it reads a flavor extra spec
+        without a namespace, such as C(evacuable), as aggregate metadata the host must have, so the
+        flavor would fit no host; name a key with a namespace no filter reads, such as C(ha:evacuable).
     type: str
     default: evacuable
   shared_storage:
@@ -173,7 +177,7 @@ instances:
     - C(action) is what the plan does - V(evacuate), V(reset_and_evacuate) (its state is reset
       to error first, as nova evacuates only active, stopped or error instances with no task),
       V(follow) (an evacuation an earlier run started), V(already_evacuated), V(filtered_out)
-      (not opted in under O(opt_in): left untouched) or V(cannot) (C(reason) says why).
+      (not opted in under O(opt_in), left untouched) or V(cannot) (C(reason) says why).
     - C(status) is V(planned) (check mode), V(done), V(failed) or V(skipped).
     - C(vm_state) is the instance's state at the end; C(expected_vm_state) the one it must reach.
     - C(attempts) counts evacuate calls, C(seconds) the time from the first to the end,

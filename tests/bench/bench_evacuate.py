@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How fast instance_evacuate empties a failed host, against two baselines, in the lab.
 
-    LAB_DIR=... LAB_PORT_OFFSET=... .venv/bin/python tests/bench/bench_evacuate.py [--count 100] [--fake-computes 3]
+    LAB_DIR=... LAB_PORT_OFFSET=... .venv/bin/python tests/bench/bench_evacuate.py [--sizes 20,100] \
+        [--repeat 1] [--concurrency 20] [--fake-computes 3] [--only module --only fire-all ...]
 
 Many instances on many hosts are cheap only on the lab's fake-driver computes, not on its
 real KVM hosts: the script first starts FAKE_COMPUTES of them (`lab up --only openstack
@@ -9,19 +10,26 @@ real KVM hosts: the script first starts FAKE_COMPUTES of them (`lab up --only op
 with an aggregate of those hosts and a flavor that asks for it (AggregateInstanceExtraSpecsFilter),
 so no server, booted or evacuated, lands on a KVM host.
 
-For each way, the script boots COUNT servers on fake-compute-1, stops that host's
-nova-compute (the failure) and forces its service down, evacuates, and then restarts the
-compute, brings its service back and deletes the servers. It prints the wall seconds of:
+For each size, repetition and way, the script boots that many servers on fake-compute-1,
+stops that host's nova-compute (the failure), evacuates, and then restarts the compute,
+brings its service back and deletes the servers. The ways of one repetition run one after
+the other, so that they meet the same load of a shared machine. It prints the wall seconds of:
 
-- module:     nova_vsphere.mixed_cloud.instance_evacuate through ansible-playbook (also the
-              seconds the module itself reports, without ansible's start-up);
+- module:     nova_vsphere.mixed_cloud.instance_evacuate as the one task of an ansible-playbook run
+              (the wall of the whole command: ansible's start, the login, the module forcing the
+              service down, its reads and its waits); also, labelled "inside", the seconds the module
+              itself reports (from its first read to its last, without ansible and the login);
 - serial:     evacuate one server, wait until it is done, then the next: what
               `openstack server evacuate --wait` per server gives;
 - fire-all:   every evacuate call at once, then one poll of the migrations until all ended:
               nova's own throughput, the limit. It does not retry, so it also prints how many
               instances it left in error.
 
-The baselines poll every 0.5 s, the module every second: the comparison favours them.
+The baselines force the service down before their clock starts and poll every 0.5 s; the
+module polls every second with few evacuations in flight, every 0.5 s with many.
+
+Per size it then prints the ratio module / fire-all of the wall seconds (target <= 1.2), and
+serial / module, each from the medians over the repetitions, with the spread (min..max).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import argparse
 import calendar
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,17 +60,12 @@ AGGREGATE = "bench-evac-fakes"
 FLAVOR = "bench-evac-fake"
 EXTRA_SPEC = {"aggregate_instance_extra_specs:bench_evac": "fake"}
 POLL = 0.5
+# One task, nothing else to time: its result is read from the output (-v prints it as JSON).
 PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
   tasks:
     - nova_vsphere.mixed_cloud.instance_evacuate: {args}
-      register: result
-      ignore_errors: true
-    - ansible.builtin.copy:
-        content: "{{{{ result | to_nice_json }}}}"
-        dest: "{result_file}"
-        mode: "0600"
 """
 
 
@@ -121,6 +125,9 @@ class Lab(Cloud):
     def servers(self):
         return self.listing("/servers/detail?all_tenants=1&name=^%s" % PREFIX, "servers")
 
+    def servers_on_source(self):
+        return self.listing("/servers/detail?all_tenants=1&host=%s" % SOURCE, "servers")
+
     def service(self):
         return self.call("GET", "/os-services?binary=nova-compute&host=" + SOURCE, microversion="2.53")["services"][0]
 
@@ -173,22 +180,37 @@ class Lab(Cloud):
 
 def run_module(lab, concurrency):
     env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(lab.clouds), OS_CLOUD="lab-admin",
-               ANSIBLE_CONFIG=str(ROOT / "tests" / "ansible.cfg"),
+               ANSIBLE_CONFIG=str(ROOT / "tests" / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"))
-    args = {"host": SOURCE, "fenced": True, "shared_storage": True, "concurrency": concurrency}
+    args = {"host": SOURCE, "fenced": True, "shared_storage": True}
+    if concurrency:
+        args["concurrency"] = concurrency
     with tempfile.TemporaryDirectory() as workdir:
-        result_file = Path(workdir) / "result.json"
         playbook = Path(workdir) / "play.yml"
-        playbook.write_text(PLAYBOOK.format(args=json.dumps(args), result_file=result_file))
+        playbook.write_text(PLAYBOOK.format(args=json.dumps(args)))
         started = time.monotonic()
-        subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(playbook)], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        completed = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-v", str(playbook)],
+                                   env=env, check=False, capture_output=True, text=True)
         wall = time.monotonic() - started
-        result = json.loads(result_file.read_text())
+    result = _task_result(completed.stdout)
+    if completed.returncode or result.get("failed"):
+        raise SystemExit("the module failed: %s" % (result.get("msg") or completed.stdout[-2000:]))
     rows = result["instances"]
+    leftovers = lab.servers_on_source()
+    if leftovers or result["summary"]["done"] != len(rows) or not result["service"]["forced_down"]:
+        raise SystemExit("the module left %d servers on %s, %d of %d rows done, service %s"
+                         % (len(leftovers), SOURCE, result["summary"]["done"], len(rows), result["service"]))
     retried = sum(bool(row["earlier_errors"]) for row in rows)
-    return wall, "%.1f s inside the module; %d done, %d failed, %d retried after a failed attempt" % (
-        result["summary"]["seconds"], result["summary"]["done"], result["summary"]["failed"], retried)
+    return wall, {"inside": result["summary"]["seconds"]}, "%d done, %d retried after a failed attempt" % (
+        result["summary"]["done"], retried)
+
+
+def _task_result(output):
+    """The module's result, which ansible-playbook -v prints after 'ok: [localhost] => ' (JSON by result_format)."""
+    for marker in ("ok: [localhost] => ", "changed: [localhost] => ", "fatal: [localhost]: FAILED! => "):
+        if marker in output:
+            return json.JSONDecoder().raw_decode(output[output.index(marker) + len(marker):])[0]
+    raise SystemExit("no task result in the output of ansible-playbook:\n" + output[-2000:])
 
 
 def run_serial(lab, _concurrency):
@@ -204,7 +226,7 @@ def run_serial(lab, _concurrency):
                 errors += migration["status"] != "done"
                 break
             time.sleep(POLL)
-    return time.monotonic() - started, "%d left in error" % errors
+    return time.monotonic() - started, {}, "%d left in error" % errors
 
 
 def run_fire_all(lab, _concurrency):
@@ -221,37 +243,70 @@ def run_fire_all(lab, _concurrency):
             break
         time.sleep(POLL)
     errors = sum(m["status"] != "done" for m in ended)
-    return time.monotonic() - started, "%d left in error, which this script never retries" % errors
+    return time.monotonic() - started, {}, "%d left in error, which this script never retries" % errors
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=100, help="servers to evacuate (default 100)")
-    parser.add_argument("--concurrency", type=int, default=10, help="the module's concurrency (default 10)")
-    parser.add_argument("--only", choices=["module", "serial", "fire-all"], action="append",
-                        help="run only these ways (repeatable)")
+    parser.add_argument("--sizes", default="20,100", help="numbers of servers to evacuate, comma-separated (default 20,100)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each way at each size (default 1)")
+    parser.add_argument("--concurrency", type=int, help="the module's concurrency (default: the module's own)")
+    parser.add_argument("--only", choices=list(WAYS), action="append", help="run only these ways (repeatable)")
     parser.add_argument("--fake-computes", type=int, default=3,
                         help="fake-driver computes to run, the source and its targets (default 3)")
     args = parser.parse_args()
     if args.fake_computes < 2:
         parser.error("--fake-computes: at least 2, the source and a target")
+    sizes = [int(size) for size in args.sizes.split(",")]
+    ways = args.only or list(WAYS)
     lab = Lab(LabConfig.from_env().state, args.fake_computes)
-    ways = {"module": run_module, "serial": run_serial, "fire-all": run_fire_all}
-    seconds = {}
-    print("evacuating %d servers from %s to %d other fake computes, lab %s"
-          % (args.count, SOURCE, args.fake_computes - 1, lab.state), flush=True)
-    for name in args.only or list(ways):
-        lab.fail_source(args.count)
-        try:
-            seconds[name], detail = ways[name](lab, args.concurrency)
-        finally:
-            lab.repair()
-        print("%-9s %7.1f s wall  (%.2f s per server; %s)" % (name, seconds[name], seconds[name] / args.count, detail),
-              flush=True)
-    if "module" in seconds and "fire-all" in seconds:
-        print("module / fire-all: %.2f (target <= 1.2)" % (seconds["module"] / seconds["fire-all"]))
-    if "module" in seconds and "serial" in seconds:
-        print("serial / module:   %.2f (target >= 3)" % (seconds["serial"] / seconds["module"]))
+    print("evacuating %s servers from %s to %d other fake computes, %d run(s) of %s each, lab %s, load average %s"
+          % (args.sizes, SOURCE, args.fake_computes - 1, args.repeat, ", ".join(ways), lab.state,
+             " ".join("%.1f" % load for load in os.getloadavg())), flush=True)
+    results = {}
+    for count in sizes:
+        for run in range(args.repeat):
+            for name in ways:
+                lab.fail_source(count)
+                try:
+                    wall, extra, detail = WAYS[name](lab, args.concurrency)
+                finally:
+                    lab.repair()
+                results.setdefault((count, name), []).append((wall, extra))
+                inside = "; %.1f s inside the module" % extra["inside"] if "inside" in extra else ""
+                print("%4d  run %d  %-9s %7.1f s wall  (%.2f s per server%s; %s; load average %.1f)"
+                      % (count, run + 1, name, wall, wall / count, inside, detail, os.getloadavg()[0]), flush=True)
+    print()
+    for count in sizes:
+        print(summary(count, results))
+
+
+def summary(count, results):
+    """Per way the median wall seconds and their spread; the ratios of the medians."""
+    medians, lines = {}, []
+    for name in WAYS:
+        runs = results.get((count, name))
+        if not runs:
+            continue
+        walls = [wall for wall, _ in runs]
+        medians[name] = statistics.median(walls)
+        line = "%4d  %-9s %7.1f s wall (median of %d; %.1f..%.1f)" % (count, name, medians[name], len(walls),
+                                                                    min(walls), max(walls))
+        if name == "module":
+            inside = [extra["inside"] for _, extra in runs]
+            line += ", inside the module %.1f s (%.1f..%.1f)" % (statistics.median(inside), min(inside), max(inside))
+        lines.append(line)
+    if "module" in medians and "fire-all" in medians:
+        walls = [wall for wall, _ in results[(count, "module")]]
+        fire = [wall for wall, _ in results[(count, "fire-all")]]
+        lines.append("%4d  module / fire-all: %.2f (wall against wall, target <= 1.2; run by run %s)" % (
+            count, medians["module"] / medians["fire-all"], " ".join("%.2f" % (m / f) for m, f in zip(walls, fire))))
+    if "module" in medians and "serial" in medians:
+        lines.append("%4d  serial / module:   %.2f (target >= 3)" % (count, medians["serial"] / medians["module"]))
+    return "\n".join(lines)
+
+
+WAYS = {"module": run_module, "serial": run_serial, "fire-all": run_fire_all}
 
 
 if __name__ == "__main__":

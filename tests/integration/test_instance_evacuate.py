@@ -218,16 +218,17 @@ def test_a_live_source_is_refused_and_nothing_changes(cloud, failure, admin_env)
 
 
 def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, admin_env):
-    # Opted in by metadata (HA_Enabled, as masakari's), by the flavor's extra spec, or not at all.
-    cloud.flavor("evac-small-ha", SMALL_RAM, {"HA_Enabled": "true"})
-    servers = failure.boot("ev-plan-ha", 2, metadata={"HA_Enabled": "true"})
+    # Opted in by metadata, by the flavor's extra spec, or not at all. The key has a namespace: the lab's
+    # AggregateInstanceExtraSpecsFilter would read an extra spec without one as aggregate metadata to match.
+    cloud.flavor("evac-small-ha", SMALL_RAM, {"ha:evacuable": "Yes"})
+    servers = failure.boot("ev-plan-ha", 2, metadata={"ha:evacuable": "true"})
     servers += failure.boot("ev-plan-fl", 1, flavor="evac-small-ha")
     servers += failure.boot("ev-plan-no", 1)
     cloud.action(servers[0], {"os-stop": None})
     cloud.wait("ev-plan-ha", 2, lambda s: s["id"] != servers[0]["id"] or s["OS-EXT-STS:vm_state"] == "stopped")
     failure.kill()
 
-    run = evacuate(admin_env, check_mode=True, fenced=True, opt_in="any", opt_in_key="HA_Enabled",
+    run = evacuate(admin_env, check_mode=True, fenced=True, opt_in="any", opt_in_key="ha:evacuable",
                    shared_storage=True)
 
     assert not run.failed, run.output
@@ -236,8 +237,8 @@ def test_check_mode_returns_the_plan_and_changes_nothing(cloud, failure, admin_e
     assert {name: (row["action"], row["status"]) for name, row in rows.items()} == {
         "ev-plan-ha-1": ("evacuate", "planned"), "ev-plan-ha-2": ("evacuate", "planned"),
         "ev-plan-fl": ("evacuate", "planned"), "ev-plan-no": ("filtered_out", "skipped")}
-    assert rows["ev-plan-no"]["reason"] == ("not opted in (opt_in any): metadata HA_Enabled is not set and flavor "
-                                            "extra spec HA_Enabled is not set; true, yes or 1 opts in")
+    assert rows["ev-plan-no"]["reason"] == ("not opted in (opt_in any): metadata ha:evacuable is not set and flavor "
+                                            "extra spec ha:evacuable is not set; true, yes or 1 opts in")
     assert run.result["summary"]["filtered_out"] == 1
     assert sorted(row["expected_vm_state"] for row in rows.values() if row["action"] == "evacuate") == [
         "active", "active", "stopped"]
