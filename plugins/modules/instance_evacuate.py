@@ -22,9 +22,10 @@ description:
     record (C(migration_type=evacuation)) and its instance, and submits a failed attempt
     again (the scheduler choosing) up to O(retries) times. The other instances still
     complete when one fails; the task then fails, listing the failures.
-  - The evacuate calls that fill free slots are made in parallel, as are the reads of the
-    instances whose evacuations ended, at most 10 calls at once; the migrations are polled
-    every second, every half second while 8 or more evacuations are in flight.
+  - The reads of the instances whose evacuations ended are made in parallel, at most 10 at once;
+    the evacuate calls go out one after the other, which lets nova's scheduler spread them over
+    the hosts. The migrations are polled every second, every half second while 8 or more
+    evacuations are in flight.
   - With O(opt_in), only the instances that opted in are evacuated, by their metadata or their
     flavor's extra spec O(opt_in_key); the others are reported as C(filtered_out) and left alone.
   - Running it again after an interruption resumes the work - instances already evacuated

@@ -9,9 +9,11 @@ of instances), and reads a server only once its migration has ended. A failed at
 (NoValidHost from concurrent claims, a target without room) is submitted again, to the
 scheduler's choice, up to ``retries`` times.
 
-Each evacuate call is a synchronous nova-api round trip (a tenth of a second to a second on
-a busy control plane), so the calls that fill free slots are made in parallel, as are the
-reads of the servers whose migrations ended in a tick: at most ``CALLS_AT_ONCE`` at a time.
+The evacuate calls that fill free slots go out one after the other, in the plan's order: sent
+at once, nova's scheduler placed a whole burst on one destination (it weighs hosts by their last
+report, which the burst's claims have not reached yet), and a destination takes its claims one
+at a time, so the burst ended later than the same calls made in turn. The reads of the servers
+whose migrations ended in a tick are made in parallel, at most ``CALLS_AT_ONCE`` at a time.
 The loop polls every ``POLL_INTERVAL`` with few evacuations in flight and sooner with many,
 down to ``FASTEST_POLL``, never spending more than half its time polling; waits are bounded
 by the nearest deadline, never blind.
@@ -123,9 +125,8 @@ class Evacuation:
             room = min(self.concurrency - len(self._in("evacuating")), len(self.queue))
             if room <= 0:
                 return
-            batch = [self.queue.popleft() for _ in range(room)]
-            for task, (changed, error) in zip(batch, self.parallel(self._send, batch)):
-                self._submitted(task, changed, error)
+            for task in [self.queue.popleft() for _ in range(room)]:
+                self._submitted(task, *self._send(task))
 
     def _in(self, phase):
         return [task for task in self.tasks if task.phase == phase]
@@ -134,7 +135,7 @@ class Evacuation:
         task.phase, task.deadline = phase, now + self.timeout
 
     def _send(self, task):
-        """The nova calls of one submit, in a worker thread: (whether anything changed, the error or None)."""
+        """The nova calls of one submit: (whether anything changed, the error or None)."""
         row, changed = task.row, False
         try:
             if row["action"] == "reset_and_evacuate" and not row["attempts"]:
