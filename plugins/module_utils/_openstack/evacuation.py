@@ -120,13 +120,9 @@ class Evacuation:
         self._fill()
 
     def _fill(self):
-        # A batch's failed submits free their slots again: fill until the slots or the queue run out.
-        while True:
-            room = min(self.concurrency - len(self._in("evacuating")), len(self.queue))
-            if room <= 0:
-                return
-            for task in [self.queue.popleft() for _ in range(room)]:
-                self._submitted(task, *self._send(task))
+        while self.queue and len(self._in("evacuating")) < self.concurrency:
+            task = self.queue.popleft()
+            self._submitted(task, *self._send(task))
 
     def _in(self, phase):
         return [task for task in self.tasks if task.phase == phase]
