@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, nova_vsphere.mixed_cloud contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Carrying out planned evacuations: parallel submits, one polling loop, deadlines, retries.
+"""Carrying out planned evacuations: bounded submits in turn, parallel reads, one polling loop, retries.
 
 Nova's evacuate call reports nothing back: the outcome lands in the instance's evacuation
 migration record. So the loop keeps at most ``concurrency`` evacuations in flight, asks nova
