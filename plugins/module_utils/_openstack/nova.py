@@ -66,6 +66,11 @@ def _id(item):
 
 # --- compute services and hypervisors ---------------------------------------------------
 
+def list_services(client):
+    """Every nova service (API, conductor, scheduler and computes), each with its heartbeat."""
+    return list_all(client, "/os-services", "services", MICROVERSIONS["services"], doing="list nova services")
+
+
 def list_compute_services(client):
     return list_all(client, "/os-services", "services", MICROVERSIONS["services"], {"binary": "nova-compute"},
                     "list nova-compute services")

@@ -14,6 +14,7 @@ from helpers.lab import LAB, ROOT
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from minilab import kvm  # noqa: E402  pylint: disable=wrong-import-position
 from minilab.config import LabConfig  # noqa: E402  pylint: disable=wrong-import-position
+from minilab.supervisor import Supervisor  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class KvmCloud(Cloud):
@@ -115,3 +116,10 @@ def domains(host, *flags):
 def host_power(host, power):
     """`lab host-power HOST off|on`; its output."""
     return subprocess.run(LAB + ["host-power", host, power], check=True, capture_output=True, text=True).stdout
+
+
+def stop_compute(host):
+    """The KVM host's nova-compute stops; the host, its libvirtd and its guests keep running (`host_power(host,
+    "on")` starts it again)."""
+    cfg = LabConfig.from_env()
+    Supervisor(cfg).stop(kvm.host(cfg, host).nova_compute)

@@ -80,6 +80,9 @@ def write(cfg: LabConfig) -> Path:
     inventory = {
         "all": {
             "vars": variables,
+            # The controller, named: ansible-rulebook limits a playbook to its rulebook's hosts
+            # (localhost for kvm_host_ha), and a limit never matches the implicit localhost.
+            "hosts": {"localhost": proxies.local_host()},
             "children": {"vmware_proxies": {"hosts": vmware}, "kvm_computes": {"hosts": kvm}},
         }
     }
