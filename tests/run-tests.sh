@@ -78,7 +78,8 @@ run_unit() {
 
 run_integration() {
   stage "integration tests against the lab"
-  pytest -q tests/integration
+  # The slowest tests, so that a run that nears its time budget says where the time went.
+  pytest -q --durations=20 tests/integration
   # The scheduler package (extensions/nova_scheduler) against nova's real classes, with the
   # lab's services venv: it has nova (but no pytest: the tests are unittest test cases, which
   # skip in the unit stage's pytest). The integration tests above brought the lab, and that
