@@ -11,8 +11,9 @@ moves) no host looks older than the others and none is called down. That is the 
 HA must not act on.
 
 ``Watch`` adds the debounce of an event source: a host is reported only after ``samples``
-reads in a row found it silent, once per outage, and reported as back once it is up again. A host found forced down before its outage was
-seen is not reported: someone fenced it already.
+reads in a row found it silent, once per outage, and reported as back once it is up again.
+A host found forced down before its outage was seen is not reported: someone fenced it
+already.
 """
 
 from __future__ import annotations
@@ -84,13 +85,14 @@ def assess(rows, newest, stale_after=DEFAULT_STALE_AFTER):
         lag = None if row["heartbeat"] is None or newest is None else max(0.0, newest - row["heartbeat"])
         down = row["forced_down"] or lag is None or lag >= stale_after
         assessed.append(dict(row, silent_for=None if lag is None else round(lag, 1), down=down))
-    down_hosts = [row["host"] for row in assessed if row["down"]]
-    return {
-        "hosts": assessed,
-        "total": len(assessed),
-        "down": down_hosts,
-        "down_fraction": round(len(down_hosts) / len(assessed), 3) if assessed else 0.0,
-    }
+    return _totals(assessed)
+
+
+def _totals(hosts):
+    """The assessed rows with the hosts down among them, their number and fraction."""
+    down = [row["host"] for row in hosts if row["down"]]
+    return {"hosts": hosts, "total": len(hosts), "down": down,
+            "down_fraction": round(len(down) / len(hosts), 3) if hosts else 0.0}
 
 
 def confirm(assessments):
@@ -98,9 +100,7 @@ def confirm(assessments):
     last = assessments[-1]
     down_in_all = set(last["down"]).intersection(*[set(each["down"]) for each in assessments])
     hosts = [dict(row, down=row["host"] in down_in_all) for row in last["hosts"]]
-    down = [row["host"] for row in hosts if row["down"]]
-    return dict(last, hosts=hosts, down=down, samples=len(assessments),
-                down_fraction=round(len(down) / len(hosts), 3) if hosts else 0.0)
+    return dict(last, samples=len(assessments), **_totals(hosts))
 
 
 def verdict(assessment, host, max_down_fraction=DEFAULT_MAX_DOWN_FRACTION):
@@ -139,7 +139,7 @@ class Watch:
     def __init__(self, stale_after=DEFAULT_STALE_AFTER, samples=3):
         self.stale_after, self.samples = stale_after, samples
         self.silent_reads = {}  # host -> consecutive reads that found it down
-        self.reported = {}  # host -> the heartbeat its reported outage stopped at
+        self.reported = set()  # hosts whose outage was reported and has not ended
 
     def read(self, rows, newest):
         """The events of one read: ``host_down`` once per outage after ``samples`` reads, ``host_up`` after one."""
@@ -150,7 +150,7 @@ class Watch:
             if not row["down"]:
                 self.silent_reads.pop(host, None)
                 if host in self.reported:
-                    del self.reported[host]
+                    self.reported.remove(host)
                     events.append(self._event("host_up", row, assessment))
                 continue
             if row["forced_down"] and host not in self.silent_reads:
@@ -160,7 +160,7 @@ class Watch:
             # Reported once until it reports again: the service's updated_at also moves when it is
             # forced down or disabled (by the recovery itself), which is no new outage.
             if self.silent_reads[host] >= self.samples and host not in self.reported:
-                self.reported[host] = row["updated_at"]
+                self.reported.add(host)
                 events.append(self._event("host_down", row, assessment))
         return events
 
