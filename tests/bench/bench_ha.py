@@ -25,7 +25,6 @@ every instance ACTIVE within 60 s of the power cut.
 from __future__ import annotations
 
 import argparse
-import calendar
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "build" / "collections"))
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstack import host_health  # noqa: E402  pylint: disable=wrong-import-position
 from helpers.eda import Rulebook, summaries  # noqa: E402  pylint: disable=wrong-import-position
 from helpers.kvm import KvmCloud, host_power  # noqa: E402  pylint: disable=wrong-import-position
 from helpers.lab import LAB, clean_env, lab_env  # noqa: E402  pylint: disable=wrong-import-position
@@ -42,12 +43,6 @@ from helpers.playbook import run_module  # noqa: E402  pylint: disable=wrong-imp
 SOURCE, TARGET = "kvm-compute-1", "kvm-compute-2"
 PREFIX, FLAVOR = "bench-ha", "bench-ha"
 CLAIM = "mixed-cloud-ha-recovery:" + SOURCE
-
-
-def epoch(stamp):
-    """An ISO time of the playbook or the event (UTC, with or without Z) as epoch seconds."""
-    whole, _dot, fraction = stamp.rstrip("Z").partition(".")
-    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + (fraction or "0"))
 
 
 def vcpu_ratio(cloud, ratio):
@@ -105,12 +100,12 @@ def main():
         raise SystemExit("not recovered: %s; %d of %d ACTIVE on %s" % (row, len(active), args.count, TARGET))
     times = sorted(active.values())
     print("power cut -> detected (host_down event):   %6.1f s  (stale_after %d s, 3 reads 2 s apart)" % (
-        epoch(row["detected_at"]) - cut, args.stale_after))
-    print("power cut -> fence confirmed (BMC off):    %6.1f s" % (epoch(row["fenced_at"]) - cut))
+        host_health.stamp_seconds(row["detected_at"]) - cut, args.stale_after))
+    print("power cut -> fence confirmed (BMC off):    %6.1f s" % (host_health.stamp_seconds(row["fenced_at"]) - cut))
     print("power cut -> first / median / last ACTIVE: %6.1f / %.1f / %.1f s on %s (target: last <= 60)" % (
         times[0], statistics.median(times), times[-1], TARGET))
     print("power cut -> playbook done:                %6.1f s  (instance_evacuate inside: %.1f s for %d)" % (
-        epoch(row["recovered_at"]) - cut, row["seconds"], row["evacuated"]))
+        host_health.stamp_seconds(row["recovered_at"]) - cut, row["seconds"], row["evacuated"]))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,13 @@ class KvmCloud(Cloud):
         while any(self.servers(prefix) for prefix in prefixes) and time.monotonic() < deadline:
             time.sleep(1)
 
+    def evacuations(self, source, servers):
+        """The evacuation migrations of these servers from SOURCE (every page; 2.59 has their ids)."""
+        ids = {s["id"] for s in servers}
+        migrations = self.listing("/os-migrations?migration_type=evacuation&source_compute=%s" % source, "migrations",
+                                  microversion="2.59")
+        return [m for m in migrations if m["instance_uuid"] in ids]
+
     def set_service(self, host, **fields):
         self.call("PUT", "/os-services/%s" % self.services()[host]["id"], fields)
 
