@@ -12,11 +12,14 @@ description:
   - Each vSphere cluster is driven by exactly one nova-compute service, its proxy, whose
     VMware driver reports the whole cluster as one hypervisor named
     C(<cluster moid>.<vCenter instanceUuid>). This module takes the wanted mapping of
-    clusters to proxies for one vCenter and one cloud.
+    clusters to proxies for one cloud and one or several vCenters - each proxy may name its
+    own vCenter (O(proxies[].vcenter)), and clusters of the same name in two vCenters are
+    two clusters.
   - It refuses a mapping in which a proxy drives two clusters, or a cluster has two
-    proxies (nova would count its capacity twice), or a cluster does not exist or its name
-    is ambiguous in vCenter (nova's C([vmware] cluster_name) takes the first cluster of that
-    name).
+    proxies (nova would count its capacity twice), also when the two reach one vCenter at
+    two addresses (or two vCenters share an instanceUuid, as a clone that kept it does), or
+    a cluster does not exist or its name is ambiguous in its vCenter (nova's
+    C([vmware] cluster_name) takes the first cluster of that name).
   - It reports, per proxy, the nova-compute service (up or down, enabled or disabled and
     why, forced down, zone), its hypervisor (type, vCenter version, node name, vCPUs,
     memory, disk), the cluster behind that hypervisor, the capacity vCenter shows for the
@@ -24,13 +27,14 @@ description:
     never appeared, saying why when it can tell (no service, service down, registered but
     not mapped to a cell).
   - It fails, changing nothing, when a proxy drives another cluster than the mapping says,
-    or when two services of the cloud report the same cluster of this vCenter.
+    or when two services of the cloud report the same cluster of one of the mapping's vCenters.
   - It enables or disables each proxy's service (with a reason) and adds each proxy to
     its aggregate, creating the aggregate, with its availability zone, if it does not
     exist. Other aggregate memberships are left alone.
   - With O(wait=true) it first waits, up to O(timeout) seconds, until every proxy's service
     is up and its cluster's hypervisor is registered.
-  - Needs admin credentials in the cloud and read access to vCenter.
+  - Needs admin credentials in the cloud and read access to each vCenter. Each vCenter is
+    read once, in one session, however many proxies it has.
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
 options:
@@ -71,6 +75,30 @@ options:
           - The availability zone of that aggregate, when the module creates it; overrides
             O(availability_zone).
         type: str
+      vcenter:
+        description:
+          - The proxy's own vCenter, when the mapping spans several. Each setting given here
+            overrides the same setting of O(vcenter) (so a second vCenter may differ in its
+            host name and password only); without it the proxy's vCenter is O(vcenter).
+          - A proxy whose C(hostname) differs from O(vcenter)'s must give its C(password); the
+            task fails rather than send one vCenter's password to another host.
+        type: dict
+        suboptions:
+          hostname:
+            description: The vCenter Server host name or IP address.
+            type: str
+          username:
+            description: The vCenter user.
+            type: str
+          password:
+            description: Its password. Never logged nor returned.
+            type: str
+          port:
+            description: The HTTPS port of the vCenter API.
+            type: int
+          validate_certs:
+            description: Whether to verify vCenter's certificate.
+            type: bool
   aggregate:
     description:
       - The host aggregate every proxy must be in, unless its entry names another.
@@ -136,6 +164,18 @@ EXAMPLES = r"""
       - {host: vmware-proxy-a, cluster: Cluster-A}
       - {host: vmware-proxy-b, cluster: Cluster-B, enabled: false, disabled_reason: "vSphere upgrade CHG-1234"}
 
+- name: Proxies of two vCenters that both have a Cluster-A, in one cloud
+  nova_vsphere.mixed_cloud.compute_proxy:
+    proxies:
+      - {host: east-proxy-a, cluster: Cluster-A}
+      - host: west-proxy-a
+        cluster: Cluster-A
+        vcenter: {hostname: vc-west.example.com, password: "{{ vault_vc_west_password }}"}
+    vcenter:
+      hostname: vc-east.example.com
+      username: nova@vsphere.local
+      password: "{{ vault_vc_east_password }}"
+
 - name: After starting the proxies, wait for their hypervisors
   nova_vsphere.mixed_cloud.compute_proxy:
     proxies: "{{ my_proxy_mapping }}"
@@ -166,6 +206,10 @@ proxies:
       description: That cluster's managed object id.
       type: str
       sample: domain-c10
+    vcenter_uuid:
+      description: The instanceUuid of the proxy's vCenter (see RV(vcenters)).
+      type: str
+      sample: dbed6e0c-bd88-4ef6-b594-21283e1c677f
     nodename:
       description: The hypervisor name nova's driver gives that cluster.
       type: str
@@ -213,14 +257,21 @@ missing_hypervisors:
   type: list
   elements: str
 conflicts:
-  description: Clusters of this vCenter that several services report (C(cluster), C(cluster_moid), C(nodename), C(hosts)).
+  description:
+    - Clusters of the mapping's vCenters that several services report (C(cluster), C(cluster_moid),
+      C(vcenter_uuid), C(nodename), C(hosts)).
   returned: always, and with the failure they cause
   type: list
   elements: dict
-vcenter:
-  description: The vCenter's C(endpoint), C(instance_uuid) and C(version).
+vcenters:
+  description:
+    - Each vCenter of the mapping, in the order its proxies first appear - its C(endpoint),
+      C(instance_uuid), C(version), and the C(proxies) (hosts) it has.
   returned: always
-  type: dict
+  type: list
+  elements: dict
+  sample: [{"endpoint": "vc1.example.com:443", "instance_uuid": "dbed6e0c-bd88-4ef6-b594-21283e1c677f",
+            "version": "6.5.0", "proxies": ["vmware-proxy-a", "vmware-proxy-b"]}]
 actions:
   description: The changes made (in check mode, that would be made), in order.
   returned: always
@@ -241,6 +292,7 @@ from ..module_utils._vcenter.cluster import find_cluster
 from ..module_utils._openstack.compute_proxy import (
     apply_to_rows,
     check_mapping,
+    check_resolved,
     conflicts,
     failures,
     observe,
@@ -273,6 +325,14 @@ ARGUMENT_SPEC = dict(
         disabled_reason=dict(type="str"),
         aggregate=dict(type="str"),
         availability_zone=dict(type="str"),
+        # No defaults and no VMWARE_* fallbacks: what is left out comes from the top-level vcenter.
+        vcenter=dict(type="dict", options=dict(
+            hostname=dict(type="str"),
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            port=dict(type="int"),
+            validate_certs=dict(type="bool"),
+        )),
     )),
     aggregate=dict(type="str"),
     availability_zone=dict(type="str"),
@@ -281,9 +341,27 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def read_vcenter(params, proxies):
-    """The vCenter's identity and each proxy's cluster (all missing ones named at once), in four bulk reads."""
-    with vcenter_session(params) as client:
+def vcenter_groups(params):
+    """The mapping's proxies by vCenter: (connection, [proxy, ...]) in the order they first appear.
+
+    Each proxy is given ``vcenter``, the address its vCenter is reached at, for the mapping checks."""
+    groups = {}
+    for proxy in params["proxies"]:
+        own = {key: value for key, value in (proxy.get("vcenter") or {}).items() if value is not None}
+        if own.get("hostname") not in (None, params["vcenter"].get("hostname")) and not own.get("password"):
+            raise BackendError("%s names vCenter %s without its password: the password of %s is not sent to another "
+                               "host; give proxies[].vcenter.password" % (
+                                   proxy["host"], own["hostname"], params["vcenter"].get("hostname")))
+        connection = dict(params["vcenter"], **own)
+        key = tuple(connection.get(name) for name in ("hostname", "port", "username", "validate_certs"))
+        address = "%s:%s" % (connection.get("hostname"), connection.get("port"))
+        groups.setdefault(key, (connection, []))[1].append(dict(proxy, vcenter=address))
+    return list(groups.values())
+
+
+def read_vcenter(connection, proxies):
+    """One vCenter's identity and each of its proxies' clusters, in four bulk reads; the clusters it cannot find."""
+    with vcenter_session(connection) as client:
         about = client.content.about
         datacenters, folders, resources = read_datacenters(client), read_folders(client), read_compute_resources(client)
         hosts = read_hosts(client)
@@ -296,39 +374,55 @@ def read_vcenter(params, proxies):
             errors.append("%s: %s" % (proxy["host"], error))
             continue
         members = [host for host in hosts if host["parent"] == cluster["moid"]]
-        resolved.append(dict(proxy, cluster_moid=cluster["moid"], vcenter_capacity={
+        resolved.append(dict(proxy, cluster_moid=cluster["moid"], vcenter_uuid=about.instanceUuid, vcenter_capacity={
             key: value for key, value in capacity(members).items()
             if key in ("usable_hosts", "memory_mb", "cpu_threads", "largest_host_memory_mb")}))
-    if errors:
-        raise BackendError("vCenter %s cannot resolve the mapping: %s" % (endpoint, " ".join(errors)))
     clusters_by_moid = {item["moid"]: item["name"] for item in resources if item["is_cluster"]}
-    identity = {"endpoint": endpoint, "instance_uuid": about.instanceUuid, "version": about.version}
-    return identity, resolved, clusters_by_moid
+    identity = {"endpoint": endpoint, "instance_uuid": about.instanceUuid, "version": about.version,
+                "proxies": [proxy["host"] for proxy in proxies]}
+    problems = ["vCenter %s cannot resolve the mapping: %s" % (endpoint, " ".join(errors))] if errors else []
+    return identity, resolved, clusters_by_moid, problems
 
 
-def read_nova(client, proxies, vcenter, clusters_by_moid):
+def read_vcenters(params):
+    """Every vCenter of the mapping, each read once: their identities, the resolved proxies in the mapping's
+    order, and every vCenter's clusters by instanceUuid. All clusters missing anywhere are named at once."""
+    vcenters, resolved, clusters, problems = [], {}, {}, []
+    for connection, proxies in vcenter_groups(params):
+        identity, found, clusters_by_moid, missing = read_vcenter(connection, proxies)
+        vcenters.append(identity)
+        resolved.update((proxy["host"], proxy) for proxy in found)
+        clusters.setdefault(identity["instance_uuid"], {}).update(clusters_by_moid)
+        problems.extend(missing)
+    if problems:
+        raise BackendError("; ".join(problems))
+    ordered = [resolved[proxy["host"]] for proxy in params["proxies"]]
+    check_resolved(ordered)
+    return vcenters, ordered, clusters
+
+
+def read_nova(client, proxies, clusters):
     """Services, hypervisors, aggregates and, for proxies nova hides, placement: the rows and the conflicts."""
     services, hypervisors = list_compute_services(client), list_hypervisors(client)
     aggregates = list_aggregates(client)
-    uuid = vcenter["instance_uuid"]
-    rows = observe(proxies, services, hypervisors, aggregates, uuid, clusters_by_moid)
+    rows = observe(proxies, services, hypervisors, aggregates, clusters)
     hidden = [row["nodename"] for row in rows if row["hypervisor"] is None and row["service"] is not None]
     shown = [row["nodename"] for row in rows if row["hypervisor"] is not None]
     providers = resource_providers_named(client, hidden + shown)
     if hidden:
-        rows = observe(proxies, services, hypervisors, aggregates, uuid, clusters_by_moid, registered=providers)
+        rows = observe(proxies, services, hypervisors, aggregates, clusters, registered=providers)
     for row, proxy in zip(rows, proxies):
         row["vcenter_capacity"] = proxy["vcenter_capacity"]
         row["placement"] = providers.get(row["nodename"])
-    return rows, conflicts(hypervisors, uuid, clusters_by_moid), aggregates
+    return rows, conflicts(hypervisors, clusters), aggregates
 
 
-def wait_for_proxies(module, client, proxies, vcenter, clusters_by_moid):
+def wait_for_proxies(module, client, proxies, clusters):
     """Poll until every proxy is ok, something unfixable shows, or the timeout passes."""
     started = time.monotonic()
     deadline = started + module.params["timeout"]
     while True:
-        rows, conflict_list, aggregates = read_nova(client, proxies, vcenter, clusters_by_moid)
+        rows, conflict_list, aggregates = read_nova(client, proxies, clusters)
         pending = [row for row in rows if row["status"] != "ok"]
         if not module.params["wait"] or not pending or failures(rows, conflict_list):
             return rows, conflict_list, aggregates, time.monotonic() - started
@@ -364,12 +458,12 @@ def main():
     params = module.params
     with failing_cleanly(module):
         proxies = params["proxies"]
-        check_mapping(proxies)
+        check_mapping([proxy for _, group in vcenter_groups(params) for proxy in group])
         wanted = {proxy["host"]: wanted_state(proxy, params) for proxy in proxies}
-        vcenter, resolved, clusters_by_moid = read_vcenter(params["vcenter"], proxies)
+        vcenters, resolved, clusters = read_vcenters(params)
         with openstack_session(params) as client:
-            rows, conflict_list, aggregates, waited = wait_for_proxies(module, client, resolved, vcenter, clusters_by_moid)
-            result = dict(proxies=rows, conflicts=conflict_list, missing_hypervisors=_missing(rows), vcenter=vcenter,
+            rows, conflict_list, aggregates, waited = wait_for_proxies(module, client, resolved, clusters)
+            result = dict(proxies=rows, conflicts=conflict_list, missing_hypervisors=_missing(rows), vcenters=vcenters,
                           waited=round(waited, 1))
             problems = failures(rows, conflict_list)
             if problems:
@@ -378,7 +472,7 @@ def main():
             actions, before, after = plan(rows, wanted, aggregates)
             if actions and not module.check_mode:
                 apply(client, actions, aggregates)
-                rows = read_nova(client, resolved, vcenter, clusters_by_moid)[0]
+                rows = read_nova(client, resolved, clusters)[0]
             elif actions:
                 rows = apply_to_rows(rows, after)
             result.update(proxies=rows, missing_hypervisors=_missing(rows))

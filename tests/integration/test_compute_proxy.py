@@ -47,7 +47,8 @@ def test_proxies_that_never_started_are_flagged_not_failed(lab):
     assert run.result["missing_hypervisors"] == ["vmware-proxy-never-a", "vmware-proxy-never-b"]
     rows = {row["host"]: row for row in run.result["proxies"]}
     assert rows["vmware-proxy-never-a"]["status"] == "no_service"
-    uuid = run.result["vcenter"]["instance_uuid"]
+    uuid = run.result["vcenters"][0]["instance_uuid"]
+    assert run.result["vcenters"][0]["proxies"] == ["vmware-proxy-never-a", "vmware-proxy-never-b"]
     assert rows["vmware-proxy-never-a"]["nodename"] == "%s.%s" % (rows["vmware-proxy-never-a"]["cluster_moid"], uuid)
     # What nova will have to show: the cluster as vCenter counts it.
     for row in rows.values():

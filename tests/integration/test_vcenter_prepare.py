@@ -31,8 +31,10 @@ class PlaybookRun:
         self.output = completed.stdout + completed.stderr
         match = re.search(r"Report each prerequisite per cluster\] \*+\nok: \[localhost\] => (\{.*?\n\})\n", completed.stdout, re.S)
         self.report = json.loads(match.group(1))["msg"] if match else None
-        recap = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)", completed.stdout)
-        self.changed = int(recap.group(1)) if recap else None
+        # Each cluster is prepared on a host of its own: the changes are those of every host.
+        recap = completed.stdout.rpartition("PLAY RECAP")[2]
+        counts = re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", recap, re.M)
+        self.changed = sum(int(count) for count in counts) if counts else None
 
     def lines(self, cluster):
         """The report's lines for one cluster, as (status, prerequisite, detail)."""

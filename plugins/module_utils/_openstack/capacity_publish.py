@@ -36,7 +36,7 @@ def managed_nodes(hypervisors, vcenter_uuid, clusters_by_moid, wanted_moids=None
     without a proxy an error. Two services reporting one cluster are an error too: which of
     them the figures belong to is unknowable (and nova counts the cluster twice).
     """
-    doubled = conflicts(hypervisors, vcenter_uuid, clusters_by_moid)
+    doubled = conflicts(hypervisors, {vcenter_uuid: clusters_by_moid})
     if doubled:
         raise BackendError("Nothing was changed: %s." % "; ".join(
             "cluster %s (%s) is claimed by several nova-compute services: %s" % (

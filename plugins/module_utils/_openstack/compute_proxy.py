@@ -7,6 +7,11 @@ reports the whole cluster as one hypervisor, named ``<cluster moid>.<vCenter ins
 (nova/virt/vmwareapi/driver.py ``_create_nodename``). Two services reporting the same node
 name would each offer the cluster's whole capacity, so nova would count it twice.
 
+Several vCenters may feed one cloud: node names differ by the vCenter's instanceUuid, so
+``Cluster-A`` of two vCenters (even with the same moid, which every vCenter numbers alike)
+are two hypervisors, and a proxy is judged against its own vCenter. ``clusters`` below maps
+each vCenter's instanceUuid to its clusters (moid -> name).
+
 Pure functions over plain dicts (nova's services, hypervisors and aggregates as the compute
 API returns them at 2.53; clusters as ``_cluster.find_cluster`` returns them): no Ansible,
 no SDK.
@@ -41,23 +46,56 @@ def version_text(hypervisor_version):
 # --- the wanted mapping ---------------------------------------------------------------
 
 def check_mapping(proxies):
-    """Refuse a mapping in which a proxy drives two clusters or a cluster has two proxies."""
+    """Refuse a mapping in which a proxy drives two clusters or a cluster has two proxies.
+
+    A proxy's ``vcenter`` is the address it reaches its vCenter at (the same name in two
+    vCenters is two clusters); ``check_resolved`` repeats the second check by the clusters'
+    identities once vCenter has been read.
+    """
     problems = []
     by_host, by_cluster = {}, {}
     for proxy in proxies:
-        by_host.setdefault(proxy["host"], []).append(proxy["cluster"])
-        by_cluster.setdefault(proxy["cluster"], []).append(proxy["host"])
+        where = _cluster_label(proxy["cluster"], proxy.get("vcenter"))
+        by_host.setdefault(proxy["host"], []).append(where)
+        by_cluster.setdefault((proxy.get("vcenter"), proxy["cluster"]), []).append(proxy["host"])
     for host, clusters in sorted(by_host.items()):
         if len(clusters) > 1:
             problems.append("%s is mapped to %s: a nova-compute drives exactly one cluster ([vmware] cluster_name "
                             "takes one name), so run one proxy per cluster" % (host, " and ".join(sorted(clusters))))
-    for cluster, hosts in sorted(by_cluster.items()):
+    for (vcenter, cluster), hosts in sorted(by_cluster.items(), key=lambda item: (str(item[0][0]), item[0][1])):
         if len(set(hosts)) > 1:
-            problems.append("%s is mapped to %s: each would claim the whole cluster as its hypervisor (one node name, "
-                            "%d services), so nova would count it %d times and placement would refuse all but one" % (
-                                cluster, " and ".join(sorted(set(hosts))), len(set(hosts)), len(set(hosts))))
+            problems.append(_doubled(_cluster_label(cluster, vcenter), hosts))
     if problems:
         raise BackendError("The proxy mapping is invalid: %s." % "; ".join(problems), problems=problems)
+
+
+def check_resolved(proxies):
+    """Refuse proxies whose clusters have one identity (vCenter instanceUuid and moid), so one node name in nova.
+
+    Two addresses of one vCenter do that, and so does a vCenter cloned from another whose
+    instanceUuid was never changed: nova cannot tell their clusters apart.
+    """
+    by_identity = {}
+    for proxy in proxies:
+        by_identity.setdefault((proxy["vcenter_uuid"], proxy["cluster_moid"]), []).append(proxy)
+    problems = [
+        _doubled("%s (%s) of vCenter %s, reached as %s (one vCenter, or a clone keeping its instanceUuid)" % (
+            same[0]["cluster"], moid, uuid, " and ".join(sorted({str(proxy.get("vcenter")) for proxy in same}))),
+            [proxy["host"] for proxy in same])
+        for (uuid, moid), same in sorted(by_identity.items()) if len({proxy["host"] for proxy in same}) > 1]
+    if problems:
+        raise BackendError("The proxy mapping is invalid: %s." % "; ".join(problems), problems=problems)
+
+
+def _cluster_label(cluster, vcenter):
+    return "%s of %s" % (cluster, vcenter) if vcenter else cluster
+
+
+def _doubled(cluster, hosts):
+    hosts = sorted(set(hosts))
+    return ("%s is mapped to %s: each would claim the whole cluster as its hypervisor (one node name, %d services), "
+            "so nova would count it %d times and placement would refuse all but one" % (
+                cluster, " and ".join(hosts), len(hosts), len(hosts)))
 
 
 def wanted_state(proxy, defaults):
@@ -85,12 +123,12 @@ def _service_view(service):
         "id", "state", "status", "disabled_reason", "forced_down", "zone", "updated_at")}
 
 
-def _hypervisor_view(hypervisor, clusters_by_moid, vcenter_uuid):
+def _hypervisor_view(hypervisor, clusters, vcenter_uuid):
     parsed = parse_nodename(hypervisor["hypervisor_hostname"])
     serves = None
     if parsed is not None and hypervisor.get("hypervisor_type") == VMWARE_HYPERVISOR_TYPE:
         moid, uuid = parsed
-        serves = {"cluster": clusters_by_moid.get(moid) if uuid == vcenter_uuid else None,
+        serves = {"cluster": clusters.get(uuid, {}).get(moid),
                   "cluster_moid": moid, "vcenter_uuid": uuid, "this_vcenter": uuid == vcenter_uuid}
     return {
         "id": hypervisor["id"],
@@ -107,24 +145,25 @@ def _hypervisor_view(hypervisor, clusters_by_moid, vcenter_uuid):
     }
 
 
-def conflicts(hypervisors, vcenter_uuid, clusters_by_moid):
-    """Clusters of this vCenter that more than one nova-compute service reports as its hypervisor."""
+def conflicts(hypervisors, clusters):
+    """Clusters of the given vCenters (instanceUuid -> {moid: name}) that several nova-compute services report."""
     serving = {}
     for hypervisor in hypervisors:
         parsed = parse_nodename(hypervisor["hypervisor_hostname"])
-        if parsed is None or parsed[1] != vcenter_uuid or hypervisor.get("hypervisor_type") != VMWARE_HYPERVISOR_TYPE:
+        if parsed is None or parsed[1] not in clusters or hypervisor.get("hypervisor_type") != VMWARE_HYPERVISOR_TYPE:
             continue
         host = (hypervisor.get("service") or {}).get("host")
-        serving.setdefault(parsed[0], set()).add(host)
-    return [{"cluster": clusters_by_moid.get(moid), "cluster_moid": moid, "nodename": nodename(moid, vcenter_uuid),
-             "hosts": sorted(hosts)}
-            for moid, hosts in sorted(serving.items()) if len(hosts) > 1]
+        serving.setdefault(parsed, set()).add(host)
+    return [{"cluster": clusters[uuid].get(moid), "cluster_moid": moid, "vcenter_uuid": uuid,
+             "nodename": nodename(moid, uuid), "hosts": sorted(hosts)}
+            for (moid, uuid), hosts in sorted(serving.items()) if len(hosts) > 1]
 
 
-def observe(proxies, services, hypervisors, aggregates, vcenter_uuid, clusters_by_moid, registered=None):
+def observe(proxies, services, hypervisors, aggregates, clusters, registered=None):
     """One row per wanted proxy: its service, its hypervisor, the cluster behind it, and what is wrong.
 
-    ``proxies`` carry ``host``, ``cluster`` and ``cluster_moid``. ``registered`` maps the node
+    ``proxies`` carry ``host``, ``cluster``, ``cluster_moid`` and ``vcenter_uuid`` (their
+    vCenter's instanceUuid); ``clusters`` maps each vCenter's uuid to its clusters. ``registered`` maps the node
     names nova has a resource provider for in placement (a compute that started but is not
     mapped to a cell yet, so the compute API hides its hypervisor) to that provider.
     ``status`` of a row is ``ok``, ``no_service`` (no nova-compute of that host),
@@ -138,6 +177,7 @@ def observe(proxies, services, hypervisors, aggregates, vcenter_uuid, clusters_b
         hypervisors_by_host.setdefault((hypervisor.get("service") or {}).get("host"), []).append(hypervisor)
     rows = []
     for proxy in proxies:
+        vcenter_uuid = proxy["vcenter_uuid"]
         expected = nodename(proxy["cluster_moid"], vcenter_uuid)
         service = services_by_host.get(proxy["host"])
         own = hypervisors_by_host.get(proxy["host"], [])
@@ -147,19 +187,20 @@ def observe(proxies, services, hypervisors, aggregates, vcenter_uuid, clusters_b
             "host": proxy["host"],
             "cluster": proxy["cluster"],
             "cluster_moid": proxy["cluster_moid"],
+            "vcenter_uuid": vcenter_uuid,
             "nodename": expected,
             "service": _service_view(service),
-            "hypervisor": _hypervisor_view(chosen, clusters_by_moid, vcenter_uuid) if chosen else None,
+            "hypervisor": _hypervisor_view(chosen, clusters, vcenter_uuid) if chosen else None,
             "aggregates": sorted(aggregate["name"] for aggregate in aggregates if proxy["host"] in (aggregate.get("hosts") or ())),
             "availability_zone": (service or {}).get("zone"),
             "problems": [],
         }
-        row["status"] = _status(row, proxy, service, own, match, registered.get(expected), vcenter_uuid, clusters_by_moid)
+        row["status"] = _status(row, proxy, service, own, match, registered.get(expected), clusters)
         rows.append(row)
     return rows
 
 
-def _status(row, proxy, service, own, match, provider, vcenter_uuid, clusters_by_moid):
+def _status(row, proxy, service, own, match, provider, clusters):
     problems = row["problems"]
     host = proxy["host"]
     if service is None:
@@ -167,7 +208,7 @@ def _status(row, proxy, service, own, match, provider, vcenter_uuid, clusters_by
                         "or cannot reach the message queue" % (host, host))
         return "no_service"
     if own and not match:
-        other = _hypervisor_view(own[0], clusters_by_moid, vcenter_uuid)
+        other = _hypervisor_view(own[0], clusters, row["vcenter_uuid"])
         if other["serves"] is None:
             problems.append("%s reports hypervisor %s of type %s: it is not a VMware proxy" % (
                 host, other["name"], other["type"]))

@@ -49,7 +49,7 @@ def read_variables(playbook: Path) -> set:
     """Variables the play reads: its roles' options, names its own text uses in Jinja, and
     those of the playbooks it imports."""
     text = "\n".join(line for line in playbook.read_text().splitlines() if not line.lstrip().startswith("#"))
-    jinja = {name for expr in re.findall(r"\{\{(.*?)\}\}", text) for name in re.findall(r"[A-Za-z_]\w*", expr)}
+    jinja = {name for expr in re.findall(r"\{\{(.*?)\}\}", text, re.S) for name in re.findall(r"[A-Za-z_]\w*", expr)}
     imported = set().union(*(read_variables(playbook.parent / name) for name in IMPORT.findall(text)))
     return set(role_options(playbook)) | jinja | imported
 

@@ -5,6 +5,7 @@ import pytest
 from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstack.compute_proxy import (
     apply_to_rows,
     check_mapping,
+    check_resolved,
     conflicts,
     failures,
     nodename,
@@ -18,10 +19,10 @@ from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._common.e
 
 UUID = "dbed6e0c-bd88-4ef6-b594-21283e1c677f"
 OTHER_VC = "11111111-2222-3333-4444-555555555555"
-CLUSTERS = {"domain-c10": "Cluster-A", "domain-c34": "Cluster-B"}
+CLUSTERS = {UUID: {"domain-c10": "Cluster-A", "domain-c34": "Cluster-B"}}
 PROXIES = [
-    {"host": "proxy-a", "cluster": "Cluster-A", "cluster_moid": "domain-c10"},
-    {"host": "proxy-b", "cluster": "Cluster-B", "cluster_moid": "domain-c34"},
+    {"host": "proxy-a", "cluster": "Cluster-A", "cluster_moid": "domain-c10", "vcenter_uuid": UUID},
+    {"host": "proxy-b", "cluster": "Cluster-B", "cluster_moid": "domain-c34", "vcenter_uuid": UUID},
 ]
 VMWARE = "VMware vCenter Server"
 
@@ -38,7 +39,7 @@ def hypervisor(host, moid, uuid=UUID, kind=VMWARE, memory=294912):
 
 
 def rows_for(services, hypervisors, aggregates=(), registered=None):
-    return observe(PROXIES, services, hypervisors, list(aggregates), UUID, CLUSTERS, registered)
+    return observe(PROXIES, services, hypervisors, list(aggregates), CLUSTERS, registered)
 
 
 def wanted(**overrides):
@@ -143,11 +144,64 @@ def test_two_services_claiming_one_cluster_are_a_conflict():
     hypervisors = [hypervisor("proxy-a", "domain-c10"), hypervisor("rogue", "domain-c10"),
                    hypervisor("other-vc", "domain-c10", uuid=OTHER_VC), hypervisor("kvm", "x", kind="QEMU"),
                    hypervisor("proxy-b", "domain-c34")]
-    found = conflicts(hypervisors, UUID, CLUSTERS)
-    assert found == [{"cluster": "Cluster-A", "cluster_moid": "domain-c10", "nodename": nodename("domain-c10", UUID),
-                      "hosts": ["proxy-a", "rogue"]}]
+    found = conflicts(hypervisors, CLUSTERS)
+    assert found == [{"cluster": "Cluster-A", "cluster_moid": "domain-c10", "vcenter_uuid": UUID,
+                      "nodename": nodename("domain-c10", UUID), "hosts": ["proxy-a", "rogue"]}]
     problems = failures(rows_for([service("proxy-a"), service("proxy-b")], hypervisors), found)
     assert len(problems) == 1 and "claimed by 2 nova-compute services, proxy-a, rogue" in problems[0]
+
+
+# --- several vCenters --------------------------------------------------------------------
+
+def test_the_same_cluster_name_in_two_vcenters_is_two_clusters():
+    check_mapping([{"host": "proxy-a", "cluster": "Cluster-A", "vcenter": "vc1.example.com:443"},
+                   {"host": "proxy-2a", "cluster": "Cluster-A", "vcenter": "vc2.example.com:443"}])
+    with pytest.raises(BackendError, match="Cluster-A of vc1.example.com:443 is mapped to proxy-a and proxy-x"):
+        check_mapping([{"host": "proxy-a", "cluster": "Cluster-A", "vcenter": "vc1.example.com:443"},
+                       {"host": "proxy-x", "cluster": "Cluster-A", "vcenter": "vc1.example.com:443"},
+                       {"host": "proxy-2a", "cluster": "Cluster-A", "vcenter": "vc2.example.com:443"}])
+    with pytest.raises(BackendError, match="proxy-a is mapped to Cluster-A of vc1.example.com:443 and Cluster-A of vc2"):
+        check_mapping([{"host": "proxy-a", "cluster": "Cluster-A", "vcenter": "vc1.example.com:443"},
+                       {"host": "proxy-a", "cluster": "Cluster-A", "vcenter": "vc2.example.com:443"}])
+
+
+def test_one_cluster_reached_through_two_vcenter_addresses_is_refused():
+    distinct = [dict(PROXIES[0], vcenter="vc1:443"), dict(PROXIES[0], host="proxy-2a", vcenter="vc2:443",
+                                                           vcenter_uuid=OTHER_VC)]
+    check_resolved(distinct)
+    same = [dict(PROXIES[0], vcenter="vc1:443"), dict(PROXIES[0], host="proxy-2a", vcenter="10.0.0.5:443")]
+    with pytest.raises(BackendError, match=r"Cluster-A \(domain-c10\) of vCenter %s, reached as 10.0.0.5:443 and "
+                                           r"vc1:443 .* is mapped to proxy-2a and proxy-a" % UUID):
+        check_resolved(same)
+
+
+def test_each_proxy_is_judged_against_its_own_vcenter():
+    clusters = {UUID: CLUSTERS[UUID], OTHER_VC: {"domain-c10": "Cluster-A"}}
+    proxies = PROXIES + [{"host": "proxy-2a", "cluster": "Cluster-A", "cluster_moid": "domain-c10",
+                          "vcenter_uuid": OTHER_VC}]
+    hypervisors = [hypervisor("proxy-a", "domain-c10"), hypervisor("proxy-b", "domain-c34"),
+                   hypervisor("proxy-2a", "domain-c10", uuid=OTHER_VC)]
+    services = [service("proxy-a"), service("proxy-b"), service("proxy-2a")]
+    rows = observe(proxies, services, hypervisors, [], clusters)
+    assert [row["status"] for row in rows] == ["ok", "ok", "ok"]
+    assert rows[2]["nodename"] == nodename("domain-c10", OTHER_VC)
+    assert rows[2]["hypervisor"]["serves"] == {"cluster": "Cluster-A", "cluster_moid": "domain-c10",
+                                               "vcenter_uuid": OTHER_VC, "this_vcenter": True}
+    assert conflicts(hypervisors, clusters) == []
+
+    # proxy-2a configured for the first vCenter instead: it drives a cluster of another vCenter
+    rows = observe(proxies[:2] + [dict(proxies[2], vcenter_uuid=UUID, cluster="Cluster-A")],
+                   services[:2] + [service("proxy-2a")], hypervisors, [], clusters)
+    assert rows[2]["status"] == "wrong_cluster" and OTHER_VC in rows[2]["problems"][0]
+
+
+def test_a_double_count_is_found_in_every_vcenter_of_the_mapping():
+    clusters = {UUID: CLUSTERS[UUID], OTHER_VC: {"domain-c10": "Cluster-A"}}
+    hypervisors = [hypervisor("proxy-a", "domain-c10"), hypervisor("proxy-2a", "domain-c10", uuid=OTHER_VC),
+                   hypervisor("rogue", "domain-c10", uuid=OTHER_VC)]
+    assert [(item["vcenter_uuid"], item["hosts"]) for item in conflicts(hypervisors, clusters)] == [
+        (OTHER_VC, ["proxy-2a", "rogue"])]
+    assert conflicts(hypervisors, {UUID: CLUSTERS[UUID]}) == []
 
 
 def test_aggregates_and_zone_are_reported():
