@@ -458,7 +458,7 @@ def main():
     params = module.params
     with failing_cleanly(module):
         proxies = params["proxies"]
-        check_mapping([proxy for _, group in vcenter_groups(params) for proxy in group])
+        check_mapping([proxy for group in vcenter_groups(params) for proxy in group[1]])
         wanted = {proxy["host"]: wanted_state(proxy, params) for proxy in proxies}
         vcenters, resolved, clusters = read_vcenters(params)
         with openstack_session(params) as client:

@@ -166,8 +166,8 @@ def test_the_same_cluster_name_in_two_vcenters_is_two_clusters():
 
 
 def test_one_cluster_reached_through_two_vcenter_addresses_is_refused():
-    distinct = [dict(PROXIES[0], vcenter="vc1:443"), dict(PROXIES[0], host="proxy-2a", vcenter="vc2:443",
-                                                           vcenter_uuid=OTHER_VC)]
+    distinct = [dict(PROXIES[0], vcenter="vc1:443"),
+                dict(PROXIES[0], host="proxy-2a", vcenter="vc2:443", vcenter_uuid=OTHER_VC)]
     check_resolved(distinct)
     same = [dict(PROXIES[0], vcenter="vc1:443"), dict(PROXIES[0], host="proxy-2a", vcenter="10.0.0.5:443")]
     with pytest.raises(BackendError, match=r"Cluster-A \(domain-c10\) of vCenter %s, reached as 10.0.0.5:443 and "
