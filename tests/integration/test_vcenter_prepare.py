@@ -140,3 +140,15 @@ def test_the_role_checks_its_arguments(vcenter, tmp_path):
     run = play(vcenter, tmp_path, {"vcenter_prepare_clusters": [{"datacenter": "DC1"}]}, "--check")
     assert run.rc != 0
     assert "missing required arguments: name" in run.output
+
+
+def test_a_limit_leaving_the_clusters_out_fails_naming_them(vcenter, tmp_path):
+    """Each cluster is prepared on a host of the group vcenter_prepare_targets: a limit without it prepares
+    nothing, and says so instead of passing with an empty report."""
+    only_b = {"vcenter_prepare_clusters": [{"name": "Cluster-B", "vnc_ruleset": ""}], "vcenter_prepare_allow_unmanaged_vms": True}
+    run = play(vcenter, tmp_path, only_b, "--check", "--limit", "localhost")
+    assert run.rc == 2, run.output
+    assert "Not prepared: vcenter/Cluster-B. Their hosts were left out by a limit" in run.output
+    run = play(vcenter, tmp_path, only_b, "--check", "--limit", "localhost,vcenter_prepare_targets")
+    assert run.rc == 0, run.output
+    assert statuses(run, "Cluster-B")["DRS"] == "would fix"
