@@ -197,7 +197,8 @@ def test_a_second_service_claiming_a_cluster_is_flagged(lab, provisioned, tmp_pa
         assert run.failed
         assert run.result["conflicts"] == [{
             "cluster": first["cluster"], "cluster_moid": run.result["proxies"][0]["cluster_moid"],
-            "nodename": run.result["proxies"][0]["nodename"], "hosts": sorted([first["host"], "vmware-proxy-rogue"])}]
+            "vcenter_uuid": run.result["proxies"][0]["vcenter_uuid"], "nodename": run.result["proxies"][0]["nodename"],
+            "hosts": sorted([first["host"], "vmware-proxy-rogue"])}]
         assert "is claimed by 2 nova-compute services" in run.msg
         assert run.result["actions"] == []
     finally:

@@ -54,8 +54,10 @@ def check_mapping(proxies):
     """
     problems = []
     by_host, by_cluster = {}, {}
+    # Clusters are named with their vCenter's address only where the mapping has several.
+    several = len({proxy.get("vcenter") for proxy in proxies}) > 1
     for proxy in proxies:
-        where = _cluster_label(proxy["cluster"], proxy.get("vcenter"))
+        where = _cluster_label(proxy["cluster"], proxy.get("vcenter") if several else None)
         by_host.setdefault(proxy["host"], []).append(where)
         by_cluster.setdefault((proxy.get("vcenter"), proxy["cluster"]), []).append(proxy["host"])
     for host, clusters in sorted(by_host.items()):
@@ -64,7 +66,7 @@ def check_mapping(proxies):
                             "takes one name), so run one proxy per cluster" % (host, " and ".join(sorted(clusters))))
     for (vcenter, cluster), hosts in sorted(by_cluster.items(), key=lambda item: (str(item[0][0]), item[0][1])):
         if len(set(hosts)) > 1:
-            problems.append(_doubled(_cluster_label(cluster, vcenter), hosts))
+            problems.append(_doubled(_cluster_label(cluster, vcenter if several else None), hosts))
     if problems:
         raise BackendError("The proxy mapping is invalid: %s." % "; ".join(problems), problems=problems)
 
