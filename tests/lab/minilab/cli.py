@@ -7,7 +7,7 @@ import sys
 import time
 
 from . import bmc, kvm, proxies, site, vcenter
-from .config import LabConfig, LabError
+from .config import LabConfig, LabError, vcenters_from_env
 from .supervisor import Supervisor, rss_kib, socket_path
 
 
@@ -42,7 +42,7 @@ def cmd_down(cfg: LabConfig, sup: Supervisor) -> None:
 
 
 def endpoints(cfg: LabConfig) -> dict:
-    urls = {"vcsim": vcenter.url()}
+    urls = {vc.service: vc.url for vc in vcenter.vcenters(cfg)}
     try:
         urls.update(dict(_openstack().services(cfg)))
     except ImportError:
@@ -80,6 +80,10 @@ def cmd_status(cfg: LabConfig, sup: Supervisor) -> int:
         total += rss
         print(f"{host + ' (guests)':<22} {guests:>7} {rss / 1024:>8.0f}  {about}")
     print(f"total RSS: {total / 1024:.0f} MiB; logs: {cfg.logs}")
+    print(f"\n{'VCENTER':<12} {'INSTANCE UUID':<36}  {'REACHABLE':<9}  URL")
+    for vc in vcenter.vcenters(cfg):
+        announced = vcenter.announced_instance_uuid(cfg, vc)
+        print(f"{vc.name:<12} {announced or vc.instance_uuid:<36}  {'yes' if announced else 'no':<9}  {vc.url}")
     return 1 if down else 0
 
 
@@ -112,6 +116,13 @@ def cmd_site_vars(cfg: LabConfig) -> None:
     print(f"source <(python3 tests/lab/lab env) && ansible-playbook -i {inventory} playbooks/site.yml")
 
 
+def _positive(value: str) -> int:
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value}: at least 1")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every process the lab started, and its supervisord")
     for option, what in (("--kvm-computes", "KVM hosts"), ("--fake-computes", "fake-driver computes")):
         up.add_argument(option, type=int, metavar="N", help=f"run N {what} (see docs/lab.md)")
+    up.add_argument("--vcenters", type=_positive, metavar="N",
+                    help="run N simulated vCenters (default: LAB_VCENTERS or 1; see docs/lab.md)")
     sub.add_parser("status", help="each service, its PID, memory and URL")
     power = sub.add_parser("host-power", help="cut a KVM host's power (SIGKILL of all its processes) or restore it")
     power.add_argument("host", help="a KVM host, kvm-compute-N")
@@ -128,13 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("proxy-vars", help="write the inventory and variables that provision the lab's VMware proxies")
     sub.add_parser("site-vars", help="write the inventory that runs playbooks/site.yml against the lab")
     args = parser.parse_args(argv)
+    if args.command == "up" and args.only == "openstack" and args.vcenters is not None:
+        parser.error("--vcenters starts vCenters: not with --only openstack")
 
-    cfg = LabConfig.from_env()
-    if args.command == "up":
-        cfg.kvm_computes = cfg.kvm_computes if args.kvm_computes is None else args.kvm_computes
-        cfg.fake_computes = cfg.fake_computes if args.fake_computes is None else args.fake_computes
-    sup = Supervisor(cfg)
     try:
+        cfg = LabConfig.from_env()
+        if args.command == "up":
+            cfg.kvm_computes = cfg.kvm_computes if args.kvm_computes is None else args.kvm_computes
+            cfg.fake_computes = cfg.fake_computes if args.fake_computes is None else args.fake_computes
+            if args.only != "openstack":
+                cfg.vcenters = vcenters_from_env() if args.vcenters is None else args.vcenters
+        sup = Supervisor(cfg)
         if args.command == "up":
             cmd_up(cfg, sup, args.only)
         elif args.command == "down":

@@ -19,6 +19,7 @@ HOST = "127.0.0.1"
 PORT_OFFSET = int(os.environ.get("LAB_PORT_OFFSET", "0"))
 
 PORTS = {
+    # vCenter 1's simulator; vCenter k's (`lab up --vcenters N`) on this port + k - 1.
     "vcsim": 17443,
     "mariadb": 17306,
     "rabbitmq": 17672,
@@ -34,7 +35,8 @@ PORTS = {
 }
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
-# Credentials the lab generates once and keeps in state/secrets.json (mode 0600).
+# Credentials the lab generates once and keeps in state/secrets.json (mode 0600); vCenter k>=2's
+# password is "vcenter-k", made at its first use.
 SECRET_NAMES = (
     "vcenter",
     "mariadb_root",
@@ -52,6 +54,17 @@ class LabError(Exception):
     """A lab step failed; the message says which and where its log is."""
 
 
+VCENTERS_FILE = "vcenters"
+
+
+def vcenters_from_env() -> int:
+    """LAB_VCENTERS, 1 unless set: the count `lab up` starts without --vcenters."""
+    count = int(os.environ.get("LAB_VCENTERS", "1"))
+    if count < 1:
+        raise LabError(f"LAB_VCENTERS={count}: the lab runs at least one vCenter")
+    return count
+
+
 @dataclass
 class LabConfig:
     state: Path
@@ -59,6 +72,9 @@ class LabConfig:
     # that need many hosts): see docs/lab.md.
     kvm_computes: int = 2
     fake_computes: int = 0
+    # Simulated vCenters (minilab.vcenter): `lab up --vcenters N` or LAB_VCENTERS, recorded by
+    # the up that starts them (vcenters_file) for the commands that follow.
+    vcenters: int = 1
     vcenter_user: str = "administrator@vsphere.local"
     vcenter_inventory: Path | None = None
     _secrets: dict = field(default_factory=dict, repr=False)
@@ -67,12 +83,19 @@ class LabConfig:
     def from_env(cls) -> "LabConfig":
         state = Path(os.environ.get("LAB_DIR", REPO_ROOT / ".lab")).resolve()
         inventory = os.environ.get("LAB_VCSIM_INVENTORY")
+        recorded = state / VCENTERS_FILE
         return cls(
             state=state,
             kvm_computes=int(os.environ.get("LAB_KVM_COMPUTES", "2")),
             fake_computes=int(os.environ.get("LAB_FAKE_COMPUTES", "0")),
+            vcenters=int(recorded.read_text()) if recorded.exists() else vcenters_from_env(),
             vcenter_inventory=Path(inventory).resolve() if inventory else None,
         )
+
+    @property
+    def vcenters_file(self) -> Path:
+        """How many vCenters the last `lab up` of the vCenter half started."""
+        return self.state / VCENTERS_FILE
 
     @property
     def logs(self) -> Path:

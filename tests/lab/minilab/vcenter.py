@@ -1,11 +1,22 @@
-"""The simulated vCenter: a TLS certificate from the lab's own CA, the simulator build, its process."""
+"""The simulated vCenters: TLS certificates from the lab's own CA, the simulator build, its processes.
+
+The lab runs ``LabConfig.vcenters`` simulators (``VCenter``), all serving the same inventory, so
+the same cluster names exist in each: vCenter 1 on port ``PORTS['vcsim']`` with govmomi's
+instance UUID, vCenter k on the next ports, each with its own password, certificate, instance
+UUID and state directory.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
+import ssl
 import subprocess
 import sys
+import urllib.request
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import HOST, PORTS, REPO_ROOT, LabConfig, LabError
@@ -16,6 +27,63 @@ WSDL_GENERATOR = REPO_ROOT / "tests" / "lab" / "wsdl" / "generate_vim_wsdl.py"
 # The vSphere API version the simulator announces (govmomi 0.24's ServiceContent): the WSDL
 # it serves must describe exactly that, or suds (oslo.vmware, nova) fails on unknown elements.
 WSDL_API = "6.5"
+# What every govmomi 0.24 simulator announces as about.instanceUuid unless told another.
+DEFAULT_INSTANCE_UUID = "dbed6e0c-bd88-4ef6-b594-21283e1c677f"
+# vCenter k>=2's instance UUID is uuid5 of this and its name: the same in every lab and every up.
+INSTANCE_UUID_NAMESPACE = uuid.UUID("5b0c1f4e-2d59-4a36-9d0e-6c1a2f8e7a10")
+
+
+@dataclass(frozen=True)
+class VCenter:
+    """vCenter k of the lab. vCenter 1 keeps the names of a lab of one vCenter: service vcsim,
+    secret and certificate "vcenter"."""
+
+    index: int
+
+    @property
+    def name(self) -> str:
+        """Its name in mixed_cloud_vcenters."""
+        return f"vcenter-{self.index}"
+
+    @property
+    def key(self) -> str:
+        """Its secret's name, and its certificate's (pki/<key>.crt) and password file's."""
+        return "vcenter" if self.index == 1 else self.name
+
+    @property
+    def service(self) -> str:
+        """Its supervisor program, and its state directory's name."""
+        return "vcsim" if self.index == 1 else f"vcsim-{self.index}"
+
+    @property
+    def port(self) -> int:
+        return PORTS["vcsim"] + self.index - 1
+
+    @property
+    def instance_uuid(self) -> str:
+        if self.index == 1:
+            return DEFAULT_INSTANCE_UUID
+        return str(uuid.uuid5(INSTANCE_UUID_NAMESPACE, self.name))
+
+    @property
+    def url(self) -> str:
+        return f"https://{HOST}:{self.port}/sdk"
+
+
+def vcenters(cfg: LabConfig) -> list[VCenter]:
+    """The vCenters this lab runs (``LabConfig.vcenters``)."""
+    return [VCenter(index) for index in range(1, cfg.vcenters + 1)]
+
+
+def connection(cfg: LabConfig, vcenter: VCenter) -> dict:
+    """A vCenter's connection as the collection's vCenter modules take it (mixed_cloud_vcenter)."""
+    return {
+        "hostname": HOST,
+        "port": vcenter.port,
+        "username": cfg.vcenter_user,
+        "password": cfg.secret(vcenter.key),
+        "validate_certs": True,
+    }
 
 
 def pki_dir(cfg: LabConfig) -> Path:
@@ -113,33 +181,69 @@ def build_wsdl(cfg: LabConfig, sup: Supervisor) -> None:
     stamp.write_text(digest)
 
 
-def password_file(cfg: LabConfig) -> Path:
-    path = cfg.run / "vcenter.password"
+def password_file(cfg: LabConfig, vcenter: VCenter) -> Path:
+    path = cfg.run / f"{vcenter.key}.password"
     path.touch(mode=0o600)
-    path.write_text(cfg.secret("vcenter"))
+    path.write_text(cfg.secret(vcenter.key))
     return path
 
 
 def up(cfg: LabConfig, sup: Supervisor) -> None:
+    """Start the lab's vCenters, stop those of a larger count before, and record the count."""
     ensure_certificates(cfg, sup)
     build(cfg, sup)
     build_wsdl(cfg, sup)
-    pki = pki_dir(cfg)
+    for vcenter in vcenters(cfg):
+        _start(cfg, sup, vcenter)
+    for name in sup.names():
+        extra = re.fullmatch(r"vcsim-(\d+)", name)
+        if extra and int(extra.group(1)) > cfg.vcenters:
+            sup.stop(name)
+    cfg.vcenters_file.write_text(f"{cfg.vcenters}\n")
+
+
+def _start(cfg: LabConfig, sup: Supervisor, vcenter: VCenter) -> None:
+    cert, key = issue_certificate(cfg, sup, vcenter.key)
+    state = cfg.state / vcenter.service
     argv = [
         str(binary(cfg)),
-        "--listen", f"{HOST}:{PORTS['vcsim']}",
+        "--listen", f"{HOST}:{vcenter.port}",
         "--username", cfg.vcenter_user,
-        "--password-file", str(password_file(cfg)),
-        "--cert", str(pki / "vcenter.crt"),
-        "--key", str(pki / "vcenter.key"),
-        "--state-dir", str(cfg.state / "vcsim"),
+        "--password-file", str(password_file(cfg, vcenter)),
+        "--cert", str(cert),
+        "--key", str(key),
+        "--state-dir", str(state),
         # What oslo.vmware (nova's VMware driver) needs to talk to it at all.
         "--wsdl", str(wsdl(cfg)),
     ]
+    if vcenter.index > 1:
+        argv += ["--instance-uuid", vcenter.instance_uuid]
     if cfg.vcenter_inventory:
         argv += ["--inventory", str(cfg.vcenter_inventory)]
-    (cfg.state / "vcsim").mkdir(parents=True, exist_ok=True)
-    sup.start("vcsim", argv, ready=Ready.log_line(r"VCSIM READY"), timeout=60)
+    state.mkdir(parents=True, exist_ok=True)
+    sup.start(vcenter.service, argv, ready=Ready.log_line(r"VCSIM READY"), timeout=60)
+
+
+_SERVICE_CONTENT = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    '<RetrieveServiceContent xmlns="urn:vim25"><_this type="ServiceInstance">ServiceInstance</_this>'
+    "</RetrieveServiceContent></soapenv:Body></soapenv:Envelope>"
+)
+
+
+def announced_instance_uuid(cfg: LabConfig, vcenter: VCenter) -> str | None:
+    """The instance UUID a vCenter announces (RetrieveServiceContent needs no login), over TLS
+    checked against the lab CA; None if it does not answer."""
+    request = urllib.request.Request(vcenter.url, data=_SERVICE_CONTENT.encode(), headers={
+        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": "urn:vim25/6.5"})
+    context = ssl.create_default_context(cafile=str(ca_bundle(cfg)))
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310 - the lab's URL
+            body = response.read().decode(errors="replace")
+    except OSError:
+        return None
+    found = re.search(r"<instanceUuid>([^<]+)</instanceUuid>", body)
+    return found.group(1) if found else None
 
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -159,17 +263,14 @@ def trust_bundle(cfg: LabConfig) -> Path:
 
 
 def environment(cfg: LabConfig, sup: Supervisor) -> dict:
-    """The variables AWX's VMware credential would inject, plus trust in the lab CA."""
+    """The variables AWX's VMware credential would inject, plus trust in the lab CA: vCenter 1's,
+    as one such credential injects one vCenter."""
     ensure_certificates(cfg, sup)
     return {
         "VMWARE_HOST": HOST,
-        "VMWARE_PORT": str(PORTS["vcsim"]),
+        "VMWARE_PORT": str(VCenter(1).port),
         "VMWARE_USER": cfg.vcenter_user,
-        "VMWARE_PASSWORD": cfg.secret("vcenter"),
+        "VMWARE_PASSWORD": cfg.secret(VCenter(1).key),
         "VMWARE_VALIDATE_CERTS": "true",
         "SSL_CERT_FILE": str(trust_bundle(cfg)),
     }
-
-
-def url() -> str:
-    return f"https://{HOST}:{PORTS['vcsim']}/sdk"
