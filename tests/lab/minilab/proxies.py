@@ -1,8 +1,9 @@
 """What the proxy_compute_node role needs to provision nova-compute proxies in the lab.
 
 The lab does not start the proxies: the role is what is under test. It writes, under
-``<state>/proxies/``, an inventory with one proxy per simulated cluster (``vmware-proxy-a``
-for ``Cluster-A`` ...), each a host with a local connection on this machine, and the role
+``<state>/proxies/``, an inventory with one proxy per simulated cluster of vCenter 1
+(``vmware-proxy-a`` for ``Cluster-A`` ...; vCenter k's are ``vmware-proxy-vK-a`` ..., see
+``site``), each a host with a local connection on this machine, and the role
 variables that point them at the lab: message queue, keystone, the vCenter simulator and its
 CA, the services' venv (so provisioning takes seconds, not a pip install), a supervisord per
 proxy (no systemd here), and the ``nova-manage cell_v2 discover_hosts`` a controller runs.
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 from . import openstack, vcenter
-from .config import HOST, PORTS, REPO_ROOT, LabConfig
+from .config import HOST, REPO_ROOT, LabConfig
 
 DEFAULT_INVENTORY = REPO_ROOT / "tests" / "lab" / "vcsim" / "default_inventory.json"
 
@@ -45,15 +46,17 @@ def clusters(cfg: LabConfig) -> list[str]:
     return [cluster["name"] for dc in data["datacenters"] for cluster in dc.get("clusters", [])]
 
 
-def proxy_host(cluster: str) -> str:
-    """vmware-proxy-a for Cluster-A: a valid host name derived from the cluster's."""
+def proxy_host(cluster: str, vc: vcenter.VCenter = vcenter.VCenter(1)) -> str:
+    """vmware-proxy-a for Cluster-A of vCenter 1, vmware-proxy-v2-a for vCenter 2's: a valid host
+    name derived from the cluster's."""
     suffix = re.sub(r"^cluster[-_ ]*", "", cluster.lower())
-    return "vmware-proxy-" + (re.sub(r"[^a-z0-9]+", "-", suffix).strip("-") or "x")
+    prefix = "vmware-proxy-" if vc.index == 1 else f"vmware-proxy-v{vc.index}-"
+    return prefix + (re.sub(r"[^a-z0-9]+", "-", suffix).strip("-") or "x")
 
 
-def proxies(cfg: LabConfig) -> dict[str, str]:
-    """Proxy host name -> the cluster it drives."""
-    return {proxy_host(cluster): cluster for cluster in clusters(cfg)}
+def proxies(cfg: LabConfig, vc: vcenter.VCenter = vcenter.VCenter(1)) -> dict[str, str]:
+    """Proxy host name -> the cluster of vCenter vc it drives."""
+    return {proxy_host(cluster, vc): cluster for cluster in clusters(cfg)}
 
 
 def write(cfg: LabConfig) -> tuple[Path, Path]:
@@ -84,8 +87,9 @@ def write_secret_yaml(path: Path, content: dict) -> None:
 
 
 def role_variables(cfg: LabConfig) -> dict:
-    """The proxy_compute_node role's variables that point every proxy at the lab."""
+    """The proxy_compute_node role's variables that point every proxy at the lab, and at vCenter 1."""
     auth = openstack.service_auth(cfg, "nova")
+    first = vcenter_variables(cfg, vcenter.VCenter(1))
     here = str(base(cfg)) + "/{{ proxy_compute_node_host }}"
     return {
         # Everything of a proxy lives under <state>/proxies/<host>/.
@@ -111,13 +115,7 @@ def role_variables(cfg: LabConfig) -> dict:
             for key in ("auth_url", "username", "password", "project_name", "user_domain_name",
                         "project_domain_name", "region_name")
         },
-        "proxy_compute_node_vmware": {
-            "host_ip": HOST,
-            "host_port": PORTS["vcsim"],
-            "host_username": cfg.vcenter_user,
-            "host_password": cfg.secret("vcenter"),
-            "ca_file": str(vcenter.ca_bundle(cfg)),
-        },
+        "proxy_compute_node_vmware": first["proxy_compute_node_vmware"],
         # Nova's calls to the simulator are quick; nothing in the lab is worth 180 s of shutdown.
         "proxy_compute_node_extra_options": {
             "DEFAULT": {"graceful_shutdown_timeout": 2, "manager_shutdown_timeout": 1},
@@ -127,14 +125,24 @@ def role_variables(cfg: LabConfig) -> dict:
             *openstack.nova_manage(cfg), "cell_v2", "discover_hosts", "--by-service", "--verbose",
         ],
         "proxy_compute_node_api_host": "localhost",
-        "proxy_compute_node_api_vcenter": {
-            "hostname": HOST,
-            "port": PORTS["vcsim"],
-            "username": cfg.vcenter_user,
-            "password": cfg.secret("vcenter"),
-            "validate_certs": True,
-        },
+        "proxy_compute_node_api_vcenter": first["proxy_compute_node_api_vcenter"],
         "proxy_compute_node_cloud": "lab-admin",
+    }
+
+
+def vcenter_variables(cfg: LabConfig, vc: vcenter.VCenter) -> dict:
+    """The role's variables that point a proxy at vCenter vc: nova's [vmware] options and
+    compute_proxy's connection."""
+    connection = vcenter.connection(cfg, vc)
+    return {
+        "proxy_compute_node_vmware": {
+            "host_ip": connection["hostname"],
+            "host_port": connection["port"],
+            "host_username": connection["username"],
+            "host_password": connection["password"],
+            "ca_file": str(vcenter.ca_bundle(cfg)),
+        },
+        "proxy_compute_node_api_vcenter": connection,
     }
 
 

@@ -3,7 +3,10 @@
 ``lab site-vars`` writes ``<state>/site/inventory.yml`` (0600: it holds the lab's secrets):
 
 - ``vmware_proxies``: one proxy per simulated cluster, with the proxy_compute_node role's
-  variables of ``lab proxy-vars``;
+  variables of ``lab proxy-vars``; in a lab of several vCenters (``lab up --vcenters N``) one
+  child group ``vcenter_K`` per vCenter holds its proxies, its group variables that vCenter's
+  (``proxies.vcenter_variables``), and ``mixed_cloud_vcenters`` names every vCenter's connection
+  for ``vcenter_prepare_clusters``, which lists the clusters of each;
 - ``kvm_computes``: the lab's KVM hosts ``kvm-compute-N``, each with its own libvirt's URI
   (``site_kvm_libvirt_uri``, see ``kvm``) and nova.conf, and its BMC (``bmc``, see ``bmc``);
 - the vcenter_prepare and mixed_cloud variables for the lab's clusters: its NFS datastores,
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from . import bmc as bmcs
 from . import kvm as kvm_hosts
-from . import guest_image, openstack, proxies
+from . import guest_image, openstack, proxies, vcenter
 from .config import LabConfig
 
 
@@ -38,6 +41,13 @@ def _prepare(cluster: str) -> dict:
     return {"name": cluster, "vnc_ruleset": ""} if cluster == "Cluster-B" else {"name": cluster}
 
 
+def _proxy_hosts(cfg: LabConfig, vc: vcenter.VCenter) -> dict:
+    return {
+        host: {"proxy_compute_node_cluster": cluster, **proxies.local_host()}
+        for host, cluster in proxies.proxies(cfg, vc).items()
+    }
+
+
 def write(cfg: LabConfig) -> Path:
     images = base(cfg) / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -52,15 +62,29 @@ def write(cfg: LabConfig) -> Path:
         }
         for host in kvm_hosts.hosts(cfg)
     }
-    vmware = {
-        host: {"proxy_compute_node_cluster": cluster, **proxies.local_host()}
-        for host, cluster in proxies.proxies(cfg).items()
-    }
+    vcenters = vcenter.vcenters(cfg)
     # Every play takes the cloud from the environment (`lab env`, or AWX's credential).
     proxy_variables = {k: v for k, v in proxies.role_variables(cfg).items() if k != "proxy_compute_node_cloud"}
+    if len(vcenters) == 1:
+        vmware = {"hosts": _proxy_hosts(cfg, vcenters[0])}
+        prepare = [_prepare(cluster) for cluster in proxies.clusters(cfg)]
+        several = {}
+    else:
+        # Each proxy's vCenter comes from its group; none from all.vars.
+        for name in proxies.vcenter_variables(cfg, vcenters[0]):
+            del proxy_variables[name]
+        vmware = {
+            "children": {
+                f"vcenter_{vc.index}": {"hosts": _proxy_hosts(cfg, vc), "vars": proxies.vcenter_variables(cfg, vc)}
+                for vc in vcenters
+            }
+        }
+        prepare = [{**_prepare(cluster), "vcenter": vc.name} for vc in vcenters for cluster in proxies.clusters(cfg)]
+        several = {"mixed_cloud_vcenters": {vc.name: vcenter.connection(cfg, vc) for vc in vcenters}}
     variables = {
         **proxy_variables,
-        "vcenter_prepare_clusters": [_prepare(cluster) for cluster in proxies.clusters(cfg)],
+        "vcenter_prepare_clusters": prepare,
+        **several,
         "vcenter_prepare_datastore_regex": "^nfs-",
         # Cluster-B carries two VMs nova does not manage, to show the report naming them.
         "vcenter_prepare_allow_unmanaged_vms": True,
@@ -83,7 +107,7 @@ def write(cfg: LabConfig) -> Path:
             # The controller, named: ansible-rulebook limits a playbook to its rulebook's hosts
             # (localhost for kvm_host_ha), and a limit never matches the implicit localhost.
             "hosts": {"localhost": proxies.local_host()},
-            "children": {"vmware_proxies": {"hosts": vmware}, "kvm_computes": {"hosts": kvm}},
+            "children": {"vmware_proxies": vmware, "kvm_computes": {"hosts": kvm}},
         }
     }
     proxies.write_secret_yaml(inventory_file(cfg), inventory)
