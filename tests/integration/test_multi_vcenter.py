@@ -18,7 +18,7 @@ from pyVmomi import vim
 from helpers.capacity import Nova, remove_proxies
 from helpers.lab import ROOT, VENV_BIN, clean_env
 from helpers.playbook import run_module
-from helpers.vsphere import private_simulator
+from helpers.vsphere import private_nova_vcenter
 
 EAST_UUID = "6c1f8b4d-2e3a-4f5b-8c9d-0e1f2a3b4c5d"
 EAST_PROXY = "vmware-proxy-east-a"
@@ -29,18 +29,14 @@ CREDENTIAL_TYPES = ROOT / "extensions" / "awx" / "credential_types.yml"
 @pytest.fixture(scope="module")
 def east(lab, tmp_path_factory):
     """The second vCenter: its connection options, as mixed_cloud_vcenters and compute_proxy take them."""
-    binary, wsdl = lab["state"] / "bin" / "vcsim", lab["state"] / "bin" / "vimService-6.5.wsdl"
-    if not binary.exists() or not wsdl.exists():
-        pytest.skip("the lab's simulator or its WSDL is not built")
     work = tmp_path_factory.mktemp("east-vcenter")
     inventory = json.loads(DEFAULT_INVENTORY.read_text())
-    with private_simulator(lab, work, inventory, "east-secret-0123", "--wsdl", str(wsdl),
-                           "--instance-uuid", EAST_UUID) as port:
+    with private_nova_vcenter(lab, work, inventory, "east-secret-0123", EAST_UUID) as port:
         yield {"hostname": "127.0.0.1", "port": port, "username": "administrator@vsphere.local",
                "password": "east-secret-0123", "validate_certs": True}
 
 
-def lab_vcenter(lab):
+def lab_connection(lab):
     env = lab["env"]
     return {"hostname": env["VMWARE_HOST"], "port": int(env["VMWARE_PORT"]), "username": env["VMWARE_USER"],
             "password": env["VMWARE_PASSWORD"], "validate_certs": True}
@@ -106,7 +102,7 @@ def test_same_cluster_names_in_two_vcenters_are_prepared_apart(lab, east, tmp_pa
         ],
         "vcenter_prepare_allow_unmanaged_vms": True,
     }
-    before = drs_enabled(lab, lab_vcenter(lab))
+    before = drs_enabled(lab, lab_connection(lab))
     assert before["Cluster-B"] is False and drs_enabled(lab, east)["Cluster-B"] is False
 
     first = prepare(lab, tmp_path, variables, "--diff")
@@ -118,7 +114,7 @@ def test_same_cluster_names_in_two_vcenters_are_prepared_apart(lab, east, tmp_pa
     assert changed(first)["east/Cluster-B"] > 0 and changed(first)["vcenter/Cluster-A"] == 0
     # Only east's Cluster-B was changed: the lab's Cluster-B of the same name was not touched.
     assert drs_enabled(lab, east)["Cluster-B"] is True
-    assert drs_enabled(lab, lab_vcenter(lab)) == before
+    assert drs_enabled(lab, lab_connection(lab)) == before
     assert east["password"] not in first.stdout + first.stderr
 
     again = prepare(lab, tmp_path, variables)

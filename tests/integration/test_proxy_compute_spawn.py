@@ -21,7 +21,7 @@ from pyVmomi import vim
 
 from helpers.cloud import Cloud, openstack_cli
 from helpers.lab import ROOT, VENV_BIN, clean_env
-from helpers.vsphere import private_simulator
+from helpers.vsphere import private_nova_vcenter
 
 HOST = "vmware-proxy-spawn"
 INSTANCE_UUID = "5b0e7a3c-1d2f-4e5a-9b8c-7d6e5f4a3b2c"
@@ -38,12 +38,8 @@ INVENTORY = {"datacenters": [{
 @pytest.fixture(scope="module")
 def private_vcenter(lab, tmp_path_factory):
     """The lab's simulator program, serving the one-host inventory on a port of its own."""
-    binary, wsdl = lab["state"] / "bin" / "vcsim", lab["state"] / "bin" / "vimService-6.5.wsdl"
-    if not binary.exists() or not wsdl.exists():
-        pytest.skip("the lab's simulator or its WSDL is not built")
     work = tmp_path_factory.mktemp("spawn-vcenter")
-    with private_simulator(lab, work, INVENTORY, "spawn-secret", "--wsdl", str(wsdl),
-                           "--instance-uuid", INSTANCE_UUID) as port:
+    with private_nova_vcenter(lab, work, INVENTORY, "spawn-secret", INSTANCE_UUID) as port:
         yield {"port": port, "password": "spawn-secret", "work": work, "ca": str(lab["state"] / "pki" / "ca.pem")}
 
 

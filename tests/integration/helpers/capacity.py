@@ -31,7 +31,7 @@ from pyVmomi import vim
 from helpers.cloud import Cloud
 from helpers.lab import ROOT, VENV_BIN, clean_env
 from helpers.playbook import run_module
-from helpers.vsphere import private_simulator
+from helpers.vsphere import private_nova_vcenter
 
 INVENTORY = ROOT / "tests" / "lab" / "vcsim" / "inventories" / "capacity.json"
 # The private vCenter's about.instanceUuid (the lab's is govmomi's fixed one).
@@ -101,12 +101,7 @@ class private_capacity_vcenter:  # noqa: N801  (a context manager used like a fu
         self._context = None
 
     def __enter__(self) -> CapacityVCenter:
-        state = self.lab["state"]
-        binary, wsdl = state / "bin" / "vcsim", state / "bin" / "vimService-6.5.wsdl"
-        if not binary.exists() or not wsdl.exists():
-            raise FileNotFoundError("the lab's simulator or its WSDL is not built (%s)" % binary)
-        self._context = private_simulator(self.lab, self.workdir, capacity_inventory(), self.password,
-                                          "--wsdl", str(wsdl), "--instance-uuid", INSTANCE_UUID)
+        self._context = private_nova_vcenter(self.lab, self.workdir, capacity_inventory(), self.password, INSTANCE_UUID)
         port = self._context.__enter__()
         return CapacityVCenter(self.lab, port, self.password)
 

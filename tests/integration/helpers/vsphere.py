@@ -88,6 +88,17 @@ def lab_state(vsphere):
 
 
 @contextlib.contextmanager
+@contextlib.contextmanager
+def private_nova_vcenter(lab, workdir: Path, inventory: dict, password: str, instance_uuid: str):
+    """A private simulator nova's VMware driver can drive: the lab's WSDL served, and an instanceUuid of its own
+    (every 0.24 simulator announces the same one, so nova would take its clusters for the lab's). Yields the port."""
+    wsdl = lab["state"] / "bin" / "vimService-6.5.wsdl"
+    if not (lab["state"] / "bin" / "vcsim").exists() or not wsdl.exists():
+        raise FileNotFoundError("the lab's simulator or its WSDL is not built (%s)" % wsdl.parent)
+    with private_simulator(lab, workdir, inventory, password, "--wsdl", str(wsdl), "--instance-uuid", instance_uuid) as port:
+        yield port
+
+
 def private_simulator(lab, workdir: Path, inventory: dict, password: str, *options: str):
     """The lab's simulator program serving inventory on a free port of its own, with the lab's
     certificate; yields the port. options go to the program as they are (e.g. --wsdl)."""
