@@ -88,7 +88,6 @@ def lab_state(vsphere):
 
 
 @contextlib.contextmanager
-@contextlib.contextmanager
 def private_nova_vcenter(lab, workdir: Path, inventory: dict, password: str, instance_uuid: str):
     """A private simulator nova's VMware driver can drive: the lab's WSDL served, and an instanceUuid of its own
     (every 0.24 simulator announces the same one, so nova would take its clusters for the lab's). Yields the port."""
@@ -99,6 +98,7 @@ def private_nova_vcenter(lab, workdir: Path, inventory: dict, password: str, ins
         yield port
 
 
+@contextlib.contextmanager
 def private_simulator(lab, workdir: Path, inventory: dict, password: str, *options: str):
     """The lab's simulator program serving inventory on a free port of its own, with the lab's
     certificate; yields the port. options go to the program as they are (e.g. --wsdl)."""
