@@ -52,10 +52,14 @@ func newServer(svc *simulator.Service, listener net.Listener, cert tls.Certifica
 // labHandler is the simulator's SOAP handler with the lab's HTTP-level
 // extensions: Destroy_Task of clusters and datacenters, the task hooks, the
 // hosts' usage with DRS placement at power-on (capacity.go), and datastore
-// searches without a spec or matchPattern (datastore_search.go).
+// searches without a spec or matchPattern (datastore_search.go); around them
+// all, the count of SOAP requests by method (soap_requests.go).
 func labHandler(mux http.Handler) http.Handler {
-	return withEntityDestroy(withTaskHooks(withCapacity(withDatastoreSearch(mux))))
+	return withSOAPCounts(soapRequests, withEntityDestroy(withTaskHooks(withCapacity(withDatastoreSearch(mux)))))
 }
+
+// soapRequests counts the SOAP requests the server has served.
+var soapRequests = newSOAPCounts()
 
 // taskHooks complete SOAP methods whose effects the 0.24 simulator leaves
 // out. A hook runs after the method's task has succeeded and before the
