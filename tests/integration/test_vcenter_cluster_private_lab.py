@@ -104,10 +104,10 @@ def test_facts_are_read_in_bulk_whatever_the_size_of_the_cluster(session):
     assert (len(small["datastores"]), len(big["datastores"])) == (1, BIG + 1)
     assert len(big["vms"]["unmanaged"]) == BIG - 3
     assert big_calls == small_calls
-    # One PropertyCollector call per object kind: datacenters, folders, compute resources,
-    # the cluster's config, hosts, datastores, VMs; a ContainerView for all but the listed objects.
-    assert big_calls["RetrievePropertiesEx"] == 7
-    assert big_calls["CreateContainerView"] == big_calls["Destroy"] == 5
+    # Two PropertyCollector calls: the walk of the folder tree that places the cluster, then the walk
+    # from the cluster to its config, hosts, datastores and VMs; no ContainerView to create and destroy.
+    assert big_calls["RetrievePropertiesEx"] == 2
+    assert big_calls["CreateContainerView"] == big_calls["Destroy"] == 0
     assert not [name for name in big_calls if name.startswith("lazy read")]
 
 

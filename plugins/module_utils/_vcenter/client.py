@@ -163,8 +163,9 @@ class VCenterClient:
         return VCenterError(one_line(text, self._secrets))
 
     def logout(self):
+        # The session manager of the content read at login: pyVim's Disconnect would read the content again.
         with contextlib.suppress(Exception):
-            pyvim_connect.Disconnect(self.service_instance)
+            self.content.sessionManager.Logout()
 
     def retrieve(self, obj_type, properties, root=None):
         """Read ``properties`` of every object of ``obj_type`` under ``root`` in one call.
@@ -215,6 +216,34 @@ class VCenterClient:
         except vmodl.MethodFault as fault:
             raise VCenterError("Reading %s objects from vCenter %s failed: %s" % (
                 obj_type.__name__, self.endpoint, fault_text(fault)))
+
+    def collect(self, start, traversals, properties):
+        """Read, in one call, ``properties`` of every object reached from ``start`` along ``traversals``.
+
+        ``traversals`` are (type, property) steps, each taken from every object of that type reached
+        (so ``(Folder, "childEntity")`` walks a folder tree to any depth); ``properties`` maps a type
+        to the properties read of the objects of that type (or a subtype) reached, ``start`` included.
+        No ContainerView: one request (continued only when vCenter pages the answer), rows as ``retrieve``'s.
+        """
+        names = ["%s.%s" % (obj_type.__name__, path) for obj_type, path in traversals]
+        steps = [vmodl.query.PropertyCollector.TraversalSpec(
+            name=name, type=obj_type, path=path, skip=False,
+            selectSet=[vmodl.query.PropertyCollector.SelectionSpec(name=other) for other in names])
+            for name, (obj_type, path) in zip(names, traversals)]
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=start, skip=False, selectSet=steps)],
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=obj_type, pathSet=list(paths))
+                     for obj_type, paths in properties.items()],
+        )
+        try:
+            return self._collect(spec)
+        except vmodl.MethodFault as fault:
+            raise VCenterError("Reading the objects under %s from vCenter %s failed: %s" % (
+                start._moId, self.endpoint, fault_text(fault)))
+
+    def root(self):
+        """The root folder, where ``collect`` starts to walk the whole inventory."""
+        return self.content.rootFolder
 
     def ref(self, obj_type, moid):
         """The managed object ``moid``, bound to this session, to call its methods.

@@ -3,40 +3,37 @@
 """Bulk reads around one cluster, returned as plain dicts.
 
 Every reader is one PropertyCollector call, whatever the number of hosts, datastores
-or VMs: a ContainerView rooted at the cluster or datacenter selects the objects, or
-the cluster's own reference lists name them.
+or VMs: a walk from the cluster along its reference lists (``client.collect``) or the
+cluster's own reference lists name them. ``read_cluster`` reads the cluster, its hosts,
+datastores and VMs in one call.
 """
 
 from __future__ import annotations
 
 from .cluster import NOVA_UUID_OPTION, cluster_facts, find_cluster
 from .client import managed_object_types
-from .reads import (
-    DATASTORE_PROPERTIES,
-    datastore_record,
-    moid_of,
-    read_compute_resources,
-    read_datacenters,
-    read_folders,
-    read_hosts,
-)
+from .reads import DATASTORE_PROPERTIES, HOST_PROPERTIES, datastore_record, inventory_host, moid_of, read_locations
 
 # An indexed path reads one extra config key of every VM instead of the whole list.
 NOVA_UUID_PATH = 'config.extraConfig["%s"]' % NOVA_UUID_OPTION
 VM_PROPERTIES = ("name", "runtime.powerState", "runtime.host", "config.template", "config.managedBy", NOVA_UUID_PATH)
+CLUSTER_PROPERTIES = ("configurationEx", "host", "datastore")
 
 
 def locate_cluster(client, cluster, datacenter=None):
-    """The cluster's moid, name and datacenter: three bulk reads, then ``find_cluster``."""
-    return find_cluster(read_datacenters(client), read_folders(client), read_compute_resources(client),
-                        cluster, datacenter)
+    """The cluster's moid, name and datacenter: one call (``reads.read_locations``), then ``find_cluster``."""
+    return find_cluster(*read_locations(client), cluster, datacenter)
 
 
 def read_cluster_config(client, cluster_moid):
     """DRS and HA settings (vSphere names) and the cluster's host and datastore moids."""
     vim = managed_object_types()
     (row,) = client.retrieve_objects(vim.ClusterComputeResource, [client.ref(vim.ClusterComputeResource, cluster_moid)],
-                                     ("configurationEx", "host", "datastore"))
+                                     CLUSTER_PROPERTIES)
+    return _cluster_config(row)
+
+
+def _cluster_config(row):
     config = row.get("configurationEx")
     drs = getattr(config, "drsConfig", None)
     das = getattr(config, "dasConfig", None)
@@ -57,13 +54,23 @@ def read_cluster_config(client, cluster_moid):
 
 
 def read_cluster(client, cluster, datacenter, regex):
-    """The located cluster, its raw settings and its facts: seven bulk reads in all."""
+    """The located cluster, its raw settings and its facts: two calls in all.
+
+    The second walks from the cluster to its hosts, its datastores and the VMs registered on
+    its hosts (every VM of its resource pools runs on one of them).
+    """
     found = locate_cluster(client, cluster, datacenter)
     vim = managed_object_types()
-    config = read_cluster_config(client, found["moid"])
-    hosts = read_hosts(client, root=client.ref(vim.ClusterComputeResource, found["moid"]))
-    datastores = read_cluster_datastores(client, config["datastores"])
-    return found, config, cluster_facts(hosts, datastores, read_vms(client, found["moid"]), regex)
+    rows = client.collect(
+        client.ref(vim.ClusterComputeResource, found["moid"]),
+        [(vim.ClusterComputeResource, "host"), (vim.ClusterComputeResource, "datastore"), (vim.HostSystem, "vm")],
+        {vim.ClusterComputeResource: CLUSTER_PROPERTIES, vim.HostSystem: HOST_PROPERTIES,
+         vim.Datastore: DATASTORE_PROPERTIES, vim.VirtualMachine: VM_PROPERTIES})
+    (config,) = [_cluster_config(row) for row in rows if isinstance(row["obj"], vim.ClusterComputeResource)]
+    hosts = [inventory_host(row) for row in rows if isinstance(row["obj"], vim.HostSystem)]
+    datastores = [datastore_record(row) for row in rows if isinstance(row["obj"], vim.Datastore)]
+    vms = [_vm(row) for row in rows if isinstance(row["obj"], vim.VirtualMachine)]
+    return found, config, cluster_facts(hosts, datastores, vms, regex)
 
 
 def read_cluster_datastores(client, datastore_moids):
@@ -71,13 +78,6 @@ def read_cluster_datastores(client, datastore_moids):
     vim = managed_object_types()
     refs = [client.ref(vim.Datastore, moid) for moid in datastore_moids]
     return [datastore_record(row) for row in client.retrieve_objects(vim.Datastore, refs, DATASTORE_PROPERTIES)]
-
-
-def read_vms(client, cluster_moid):
-    """Every VM on the cluster's hosts and resource pools, with the marks nova leaves on its own."""
-    vim = managed_object_types()
-    root = client.ref(vim.ClusterComputeResource, cluster_moid)
-    return [_vm(row) for row in client.retrieve(vim.VirtualMachine, VM_PROPERTIES, root=root)]
 
 
 def _vm(row):

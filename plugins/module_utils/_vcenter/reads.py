@@ -3,8 +3,9 @@
 """Bulk reads of the vCenter inventory, returned as plain dicts.
 
 One PropertyCollector call per object kind, with an explicit property list; no
-per-object lazy reads. Everything returned is plain data (strings, numbers, moids),
-so the domain code that works on it never sees pyVmomi. ``moid_of`` and ``datastore_record``
+per-object lazy reads (``read_locations``: one call for the three kinds that place a
+cluster). Everything returned is plain data (strings, numbers, moids), so the domain code
+that works on it never sees pyVmomi. ``moid_of``, ``inventory_host`` and ``datastore_record``
 are shared with the other readers (host_reads, cluster_reads).
 """
 
@@ -41,42 +42,53 @@ def moid_of(ref):
     return ref._moId if ref is not None else None
 
 
+def _located(row):
+    return {"moid": row["moid"], "name": row["name"], "parent": moid_of(row.get("parent"))}
+
+
+def _compute_resource(row, vim):
+    return dict(_located(row), is_cluster=isinstance(row["obj"], vim.ClusterComputeResource))
+
+
 def read_datacenters(client):
     vim = managed_object_types()
-    return [
-        {"moid": row["moid"], "name": row["name"], "parent": moid_of(row.get("parent"))}
-        for row in client.retrieve(vim.Datacenter, DATACENTER_PROPERTIES)
-    ]
+    return [_located(row) for row in client.retrieve(vim.Datacenter, DATACENTER_PROPERTIES)]
 
 
 def read_folders(client):
     vim = managed_object_types()
-    return [
-        {"moid": row["moid"], "name": row["name"], "parent": moid_of(row.get("parent"))}
-        for row in client.retrieve(vim.Folder, FOLDER_PROPERTIES)
-    ]
+    return [_located(row) for row in client.retrieve(vim.Folder, FOLDER_PROPERTIES)]
 
 
 def read_compute_resources(client):
     """Clusters and the compute resources that wrap standalone hosts."""
     vim = managed_object_types()
-    return [
-        {
-            "moid": row["moid"],
-            "name": row["name"],
-            "parent": moid_of(row.get("parent")),
-            "is_cluster": isinstance(row["obj"], vim.ClusterComputeResource),
-        }
-        for row in client.retrieve(vim.ComputeResource, COMPUTE_RESOURCE_PROPERTIES)
-    ]
+    return [_compute_resource(row, vim) for row in client.retrieve(vim.ComputeResource, COMPUTE_RESOURCE_PROPERTIES)]
+
+
+def read_locations(client):
+    """(datacenters, folders, compute resources), as the three readers above shape them, in one call.
+
+    It walks the folder tree from the root and each datacenter's host folder only: no host,
+    datastore, network or VM is visited, so its cost follows the number of clusters. The
+    folders are those on the way (the root folder, datacenter and host folders), enough for
+    ``cluster.find_cluster`` to place each compute resource in its datacenter.
+    """
+    vim = managed_object_types()
+    rows = client.collect(client.root(), [(vim.Folder, "childEntity"), (vim.Datacenter, "hostFolder")], {
+        vim.Folder: FOLDER_PROPERTIES, vim.Datacenter: DATACENTER_PROPERTIES,
+        vim.ComputeResource: COMPUTE_RESOURCE_PROPERTIES})
+    return ([_located(row) for row in rows if isinstance(row["obj"], vim.Datacenter)],
+            [_located(row) for row in rows if isinstance(row["obj"], vim.Folder)],
+            [_compute_resource(row, vim) for row in rows if isinstance(row["obj"], vim.ComputeResource)])
 
 
 def read_hosts(client, root=None):
     vim = managed_object_types()
-    return [_inventory_host(row) for row in client.retrieve(vim.HostSystem, HOST_PROPERTIES, root=root)]
+    return [inventory_host(row) for row in client.retrieve(vim.HostSystem, HOST_PROPERTIES, root=root)]
 
 
-def _inventory_host(row):
+def inventory_host(row):
     """A host with its state, hardware and usage, as the inventory and nova's capacity need it."""
     return {
         "moid": row["moid"],

@@ -1,4 +1,4 @@
-"""The cluster facts are read in bulk: the number of vCenter reads does not grow with the inventory."""
+"""The cluster facts are read in bulk: the number of vCenter calls does not grow with the inventory."""
 
 from types import SimpleNamespace
 
@@ -24,13 +24,13 @@ class CountingClient:
     def ref(self, obj_type, moid):
         return ref(obj_type, moid)
 
-    def retrieve(self, obj_type, properties, root=None):
-        self.reads.append(obj_type._wsdlName)
-        return self._rows(obj_type)
+    def root(self):
+        return ref(vim.Folder, "group-d1")
 
-    def retrieve_objects(self, obj_type, refs, properties):
-        self.reads.append(obj_type._wsdlName)
-        return [row for row in self._rows(obj_type) if row["moid"] in {item._moId for item in refs}]
+    def collect(self, start, traversals, properties):
+        """One read: the objects of the types asked for, as a walk from ``start`` reaches them."""
+        self.reads.append((start._moId, sorted("%s.%s" % (t._wsdlName, path) for t, path in traversals)))
+        return [row for obj_type in properties for row in self._rows(obj_type)]
 
     def _rows(self, obj_type):
         dc = ref(vim.Datacenter, "dc-1")
@@ -44,11 +44,11 @@ class CountingClient:
         if obj_type is vim.ClusterComputeResource:
             config = SimpleNamespace(drsConfig=SimpleNamespace(enabled=True, defaultVmBehavior="fullyAutomated", vmotionRate=3),
                                      dasConfig=SimpleNamespace(enabled=True, hostMonitoring="enabled", admissionControlEnabled=True))
-            return [{"obj": None, "moid": "domain-c1", "configurationEx": config,
+            return [{"obj": ref(vim.ClusterComputeResource, "domain-c1"), "moid": "domain-c1", "configurationEx": config,
                      "host": [ref(vim.HostSystem, moid) for moid in self.hosts],
                      "datastore": [ref(vim.Datastore, moid) for moid in self.datastores]}]
         if obj_type is vim.HostSystem:
-            return [{"obj": None, "moid": moid, "name": moid, "parent": ref(vim.ClusterComputeResource, "domain-c1"),
+            return [{"obj": ref(vim.HostSystem, moid), "moid": moid, "name": moid, "parent": ref(vim.ClusterComputeResource, "domain-c1"),
                      "runtime.connectionState": "connected", "runtime.inMaintenanceMode": False,
                      "summary.hardware.memorySize": 64 << 30, "summary.hardware.numCpuThreads": 32,
                      "summary.quickStats.overallMemoryUsage": 1024, "datastore": [ref(vim.Datastore, "ds-nfs")]}
@@ -56,12 +56,12 @@ class CountingClient:
         if obj_type is vim.Datastore:
             mounts = {moid: [moid.replace("ds-local", "host")] for moid in self.datastores}
             mounts["ds-nfs"] = self.hosts
-            return [{"obj": None, "moid": moid, "name": moid, "summary.type": "NFS", "summary.capacity": 1 << 40,
+            return [{"obj": ref(vim.Datastore, moid), "moid": moid, "name": moid, "summary.type": "NFS", "summary.capacity": 1 << 40,
                      "summary.freeSpace": 1 << 39, "summary.accessible": True,
                      "host": [SimpleNamespace(key=ref(vim.HostSystem, h), mountInfo=None) for h in mounts[moid]]}
                     for moid in self.datastores]
         if obj_type is vim.VirtualMachine:
-            return [{"obj": None, "moid": "vm-%d" % i, "name": "vm-%d" % i, "runtime.host": ref(vim.HostSystem, moid)}
+            return [{"obj": ref(vim.VirtualMachine, "vm-%d" % i), "moid": "vm-%d" % i, "name": "vm-%d" % i, "runtime.host": ref(vim.HostSystem, moid)}
                     for i, moid in enumerate(self.hosts)]
         raise AssertionError("unexpected read of %s" % obj_type.__name__)
 
@@ -74,5 +74,9 @@ def test_one_read_per_object_kind_whatever_the_number_of_hosts(hosts):
     assert cluster["moid"] == "domain-c1"
     assert len(facts["hosts"]) == hosts and facts["datastore_regex"]["matching_shared"] == ["ds-nfs"]
     assert len(facts["vms"]["unmanaged"]) == hosts
-    assert client.reads == ["Datacenter", "Folder", "ComputeResource", "ClusterComputeResource", "HostSystem",
-                            "Datastore", "VirtualMachine"]
+    # Two calls: the folder walk that places the cluster, then the walk from the cluster to its hosts,
+    # datastores and the VMs on its hosts.
+    assert client.reads == [
+        ("group-d1", ["Datacenter.hostFolder", "Folder.childEntity"]),
+        ("domain-c1", ["ClusterComputeResource.datastore", "ClusterComputeResource.host", "HostSystem.vm"]),
+    ]
