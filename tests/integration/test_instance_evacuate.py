@@ -29,7 +29,7 @@ import pytest
 
 from helpers.kvm import KvmCloud, host_power
 from helpers.lab import ROOT, VENV_BIN
-from helpers.playbook import PLAYBOOK, run_module
+from helpers.playbook import run_module, write_playbook
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from minilab.supervisor import descendants  # noqa: E402  pylint: disable=wrong-import-position
@@ -333,8 +333,6 @@ def kill_tree(pid):
 
 def start_module(name, args, env, workdir):
     """ansible-playbook running one module, in the background."""
-    playbook = workdir / "play.yml"
-    playbook.write_text(PLAYBOOK.format(module="nova_vsphere.mixed_cloud." + name, args=json.dumps(args),
-                                        check_mode="false", result_file=workdir / "result.json"))
+    playbook, _result = write_playbook(workdir, [(name, args, False)])
     return subprocess.Popen([str(VENV_BIN / "ansible-playbook"), str(playbook)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

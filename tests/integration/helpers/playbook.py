@@ -1,4 +1,8 @@
-"""Run one module of the collection on localhost in a one-task playbook and return its registered result."""
+"""Run modules of the collection on localhost, one task each in one playbook, and return their registered results.
+
+One ansible-playbook run costs seconds before its first task: steps that need no look at the lab between
+them go in one playbook (``run_modules``) rather than one run each (``run_module``).
+"""
 
 from __future__ import annotations
 
@@ -25,39 +29,61 @@ class ModuleRun:
         return self.result.get("msg", "")
 
 
-PLAYBOOK = """
+PLAY = """
 - hosts: localhost
   gather_facts: false
   tasks:
-    - name: Run the module under test
+"""
+
+# Every step runs whatever the steps before it returned, as separate runs would.
+TASK = """
+    - name: Run the module under test (step {index})
       {module}: {args}
-      register: result
+      register: result_{index}
       ignore_errors: true
       check_mode: {check_mode}
       diff: true
-    - name: Keep its result for the test
+"""
+
+KEEP = """
+    - name: Keep their results for the test
       ansible.builtin.copy:
-        content: "{{{{ result | to_nice_json }}}}"
+        content: "{{{{ [{results}] | to_nice_json }}}}"
         dest: "{result_file}"
         mode: "0600"
       check_mode: false
 """
 
 
-def run_module(name, args=None, env=None, check_mode=False, interpreter=None) -> ModuleRun:
-    """Run one module on localhost in a one-task playbook; return its registered result."""
+def write_playbook(workdir: Path, steps) -> tuple[Path, Path]:
+    """A playbook in WORKDIR running each (module, args, check_mode) of STEPS in order; it keeps their registered
+    results, a JSON list, in the result file. Returns (playbook, result file)."""
+    result_file = workdir / "result.json"
+    tasks = [TASK.format(index=index, module=f"nova_vsphere.mixed_cloud.{name}", args=json.dumps(args or {}),
+                         check_mode=json.dumps(check_mode))
+             for index, (name, args, check_mode) in enumerate(steps)]
+    results = ", ".join("result_%d" % index for index in range(len(steps)))
+    playbook = workdir / "play.yml"
+    playbook.write_text(PLAY + "".join(tasks) + KEEP.format(results=results, result_file=result_file))
+    return playbook, result_file
+
+
+def run_modules(steps, env=None, interpreter=None) -> list[ModuleRun]:
+    """Run each (module, args, check_mode) of STEPS on localhost, in order, in one playbook; return their results."""
     with tempfile.TemporaryDirectory() as workdir:
-        result_file = Path(workdir) / "result.json"
-        playbook = Path(workdir) / "play.yml"
-        playbook.write_text(PLAYBOOK.format(
-            module=f"nova_vsphere.mixed_cloud.{name}", args=json.dumps(args or {}),
-            check_mode=json.dumps(check_mode), result_file=result_file))
+        playbook, result_file = write_playbook(Path(workdir), steps)
         command = [str(VENV_BIN / "ansible-playbook"), str(playbook)]
         if interpreter:
             command += ["-e", f"ansible_python_interpreter={interpreter}"]
         completed = subprocess.run(command, env=env or clean_env(), capture_output=True, text=True, timeout=900,
                                    check=False)
-        result = json.loads(result_file.read_text()) if result_file.exists() else {}
-    if not result:
+        results = json.loads(result_file.read_text()) if result_file.exists() else []
+    if len(results) != len(steps) or not all(results):
         raise AssertionError(f"the playbook produced no result:\n{completed.stdout}\n{completed.stderr}")
-    return ModuleRun(completed, result)
+    return [ModuleRun(completed, result) for result in results]
+
+
+def run_module(name, args=None, env=None, check_mode=False, interpreter=None) -> ModuleRun:
+    """Run one module on localhost in a one-task playbook; return its registered result."""
+    (run,) = run_modules([(name, args, check_mode)], env=env, interpreter=interpreter)
+    return run
