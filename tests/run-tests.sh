@@ -76,10 +76,39 @@ run_unit() {
   (cd tests/lab/vcsim && GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS='' GOPROXY=off go test -count=1 .)
 }
 
+# A cold `lab up` takes minutes (its venv, databases, services): when the integration tests
+# come after other stages, it runs in the background from the first stage on (start_lab), and
+# the integration stage waits for it; the tests then take the lab as it is (LAB_EXTERNAL=1).
+lab_up_pid=""
+lab_up_log=""
+
+start_lab() {
+  lab_up_log=$(mktemp)
+  python3 tests/lab/lab up >"$lab_up_log" 2>&1 &
+  lab_up_pid=$!
+}
+
+wait_lab() {
+  [ -n "$lab_up_pid" ] || return 0
+  if ! wait "$lab_up_pid"; then
+    cat "$lab_up_log" >&2
+    echo "lab up (started in the background with the first stage) failed" >&2
+    return 1
+  fi
+  echo "$(head -n 1 "$lab_up_log"), started in the background with the first stage"
+  rm -f "$lab_up_log"
+  lab_up_pid=""
+}
+
 run_integration() {
   stage "integration tests against the lab"
+  local external=${LAB_EXTERNAL:-0}
+  if [ -n "$lab_up_pid" ]; then
+    wait_lab
+    external=1
+  fi
   # The slowest tests, so that a run that nears its time budget says where the time went.
-  pytest -q --durations=20 tests/integration
+  LAB_EXTERNAL=$external pytest -q --durations=20 tests/integration
   # The scheduler package (extensions/nova_scheduler) against nova's real classes, with the
   # lab's services venv: it has nova (but no pytest: the tests are unittest test cases, which
   # skip in the unit stage's pytest). The integration tests above brought the lab, and that
@@ -99,6 +128,9 @@ run_molecule() {
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(sanity lint docs unit integration molecule)
+if [ "${LAB_EXTERNAL:-0}" != 1 ] && [ "${stages[0]}" != integration ] && [[ " ${stages[*]} " == *" integration "* ]]; then
+  start_lab
+fi
 for name in "${stages[@]}"; do
   "run_$name"
 done
