@@ -37,6 +37,13 @@ def admin_env(lab):
 
 
 @pytest.fixture(scope="session")
+def site_inventory_file(lab):
+    """The site inventory `lab site-vars` writes (<lab>/site/inventory.yml), written once a session."""
+    subprocess.run(LAB + ["site-vars"], check=True, capture_output=True, env={**os.environ, "LAB_DIR": str(lab["state"])})
+    return lab["state"] / "site" / "inventory.yml"
+
+
+@pytest.fixture(scope="session")
 def bare_python(tmp_path_factory):
     """A Python with none of the modules' libraries, for the missing-library errors."""
     venv = tmp_path_factory.mktemp("bare-venv")

@@ -3,22 +3,19 @@
 no secret in the job's events or artifacts.
 
 A playbook added later gets one JOBS line: its file, the extra vars its job template sets
-(see extensions/awx/job_templates.yml), whether it runs in check mode, and a check of its
-result. Playbooks that change the lab run in check mode here; their own tests cover the
-changes.
+(see extensions/awx/job_templates.yml), whether it runs in check mode, a check of its
+result, and a reading of what it may change, the same before and after the job. Playbooks
+that change the lab run in check mode here; their own tests cover the changes.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
 from helpers.awx import Job, awx_credentials, run_job
 from helpers.cloud import Cloud, remove_proxies
-from helpers.lab import LAB
 from helpers.vsphere import lab_state
 
 
@@ -28,10 +25,25 @@ def _prepare(job: Job):
 
 
 def _evacuate_plan(job: Job):
+    """The job template's default job type is check: it shows the plan for a host that is up
+    (fenced asserted), the service as it would be."""
     summary = job.task_results("Summary")
     assert summary and summary[0]["msg"].startswith("kvm-compute-1: "), summary
     assert "(check mode)" in summary[0]["msg"], summary
     assert job.changed() <= 1, job.stdout  # the plan itself; check mode changes nothing
+    evacuate = [e["event_data"]["res"] for e in job.events if e.get("event") == "runner_on_ok"
+                and e["event_data"].get("task_action") == "nova_vsphere.mixed_cloud.instance_evacuate"]
+    assert evacuate and evacuate[0]["service"]["forced_down"] is True, evacuate  # as it would be
+
+
+def _evacuate_source(lab, _vsphere):
+    """kvm-compute-1's nova-compute service, which a check-mode evacuation leaves exactly as it was."""
+    found = Cloud(lab["env"]).services()["kvm-compute-1"]
+    return (found["status"], found["forced_down"], found["disabled_reason"])
+
+
+def _prepare_lab(_lab, vsphere):
+    return lab_state(vsphere)
 
 
 PREPARE_A = {"vcenter_prepare_clusters": [{"name": "Cluster-A", "datacenter": "DC1", "datastore_regex": "^nfs-a$"}]}
@@ -42,10 +54,10 @@ EVACUATE_PLAN = {"evacuate_host": "kvm-compute-1", "evacuate_state": "evacuated"
                  "evacuate_retries": 2, "evacuate_timeout": 180, "evacuate_opt_in": "all",
                  "evacuate_opt_in_key": "evacuable", "evacuate_shared_storage": "false", "evacuate_skip_local_disks": "false"}
 
-# playbook, job template extra vars (beyond the vCenter port), check mode, result check
+# playbook, job template extra vars (beyond the vCenter port), check mode, result check, what it may change
 JOBS = [
-    pytest.param("vcenter_prepare.yml", PREPARE_A, True, _prepare, id="vcenter_prepare-check"),
-    pytest.param("evacuate_host.yml", EVACUATE_PLAN, True, _evacuate_plan, id="evacuate_host-check"),
+    pytest.param("vcenter_prepare.yml", PREPARE_A, True, _prepare, _prepare_lab, id="vcenter_prepare-check"),
+    pytest.param("evacuate_host.yml", EVACUATE_PLAN, True, _evacuate_plan, _evacuate_source, id="evacuate_host-check"),
 ]
 
 
@@ -56,10 +68,12 @@ def private_data_dir(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("playbook, extravars, check, verify", JOBS)
-def test_job_runs_with_awx_credentials_only_and_leaks_nothing(lab, private_data_dir, playbook, extravars, check,
-                                                              verify):
+@pytest.mark.parametrize("playbook, extravars, check, verify, state", JOBS)
+def test_job_runs_with_awx_credentials_only_and_leaks_nothing(lab, private_data_dir, vsphere, playbook, extravars,
+                                                              check, verify, state):
+    """The job also leaves what it may change as it was (check mode, read before and after it)."""
     credentials = awx_credentials(lab, private_data_dir)
+    before = state(lab, vsphere)
     job = run_job(private_data_dir, playbook, credentials, extravars=extravars, check=check)
     assert job.ok(), job.stdout
     environment = job.environment()
@@ -67,33 +81,7 @@ def test_job_runs_with_awx_credentials_only_and_leaks_nothing(lab, private_data_
     assert "ANSIBLE_CONFIG" not in environment
     verify(job)
     assert job.leaks(credentials.secrets) == []
-
-
-def test_prepare_job_in_check_mode_changes_nothing(lab, private_data_dir, vsphere):
-    before = lab_state(vsphere)
-    job = run_job(private_data_dir, "vcenter_prepare.yml", awx_credentials(lab, private_data_dir),
-                  extravars=PREPARE_A, check=True)
-    assert job.ok(), job.stdout
-    assert lab_state(vsphere) == before
-
-
-def test_evacuate_job_in_check_mode_changes_nothing(lab, private_data_dir):
-    """The job template's default job type is check: it shows the plan for a host that is up
-    (fenced asserted) and leaves its nova-compute service exactly as it was."""
-    cloud = Cloud(lab["env"])
-
-    def service():
-        found = cloud.services()["kvm-compute-1"]
-        return (found["status"], found["forced_down"], found["disabled_reason"])
-
-    before = service()
-    job = run_job(private_data_dir, "evacuate_host.yml", awx_credentials(lab, private_data_dir),
-                  extravars=EVACUATE_PLAN, check=True)
-    assert job.ok(), job.stdout
-    evacuate = [e["event_data"]["res"] for e in job.events if e.get("event") == "runner_on_ok"
-                and e["event_data"].get("task_action") == "nova_vsphere.mixed_cloud.instance_evacuate"]
-    assert evacuate and evacuate[0]["service"]["forced_down"] is True, evacuate  # as it would be
-    assert service() == before
+    assert state(lab, vsphere) == before
 
 
 def test_prepare_job_fixes_then_is_idempotent(lab, tmp_path, vsphere):
@@ -123,11 +111,10 @@ def test_without_the_port_extra_var_the_job_says_what_to_fix(lab, private_data_d
 
 
 @pytest.fixture
-def site_inventory(lab, vsphere):
+def site_inventory(lab, vsphere, site_inventory_file):
     """The lab's site inventory, as an AWX inventory would hold it. Afterwards the lab is put
     back: vCenter by the vsphere fixture, the proxies, aggregates, flavors and images here."""
-    subprocess.run(LAB + ["site-vars"], check=True, capture_output=True, env={**os.environ, "LAB_DIR": str(lab["state"])})
-    inventory = lab["state"] / "site" / "inventory.yml"
+    inventory = site_inventory_file
     variables = json.loads(inventory.read_text().split("\n", 1)[1])["all"]
     cloud = Cloud(lab["env"])
     yield inventory
