@@ -13,10 +13,12 @@ import time
 
 import pytest
 
+from ansible_collections.nova_vsphere.mixed_cloud.plugins.module_utils._openstack import host_health
+
 from helpers.bmc import endpoints
 from helpers.eda import Rulebook, summaries
 from helpers.kvm import KvmCloud, host_power, stop_compute
-from helpers.lab import LAB, ROOT, VENV_BIN
+from helpers.lab import ROOT, VENV_BIN
 from helpers.playbook import run_module
 
 SOURCE, TARGET = "kvm-compute-1", "kvm-compute-2"
@@ -32,25 +34,27 @@ class HaCloud(KvmCloud):
         super().__init__(env)
         self.flavor(FLAVOR, 128)
 
-    def lags(self):
-        """Each KVM host's heartbeat lag behind the newest of all nova services, in seconds."""
-        run = run_module("compute_host_health", {"stale_after": STALE_AFTER}, env=self.admin_env)
-        return {row["host"]: row for row in run.result["health"]["hosts"]}
-
     def wait_silent(self, hosts, timeout=120):
-        """Until every one of HOSTS is down (its heartbeat lags by STALE_AFTER)."""
+        """Until every one of HOSTS is down: its heartbeat (its service's updated_at) lags the newest of all nova
+        services by STALE_AFTER, as compute_host_health measures it; nova read every second."""
         deadline = time.monotonic() + timeout
-        while not all(self.lags()[host]["down"] for host in hosts):
-            assert time.monotonic() < deadline, self.lags()
-            time.sleep(2)
+        while True:
+            services = self.call("GET", "/os-services")["services"]
+            stamps = [host_health.stamp_seconds(service["updated_at"]) for service in services]
+            newest = max(stamp for stamp in stamps if stamp is not None)
+            lags = {service["host"]: newest - stamp for service, stamp in zip(services, stamps)
+                    if service["binary"] == "nova-compute" and service["host"] in hosts and stamp is not None}
+            if len(lags) == len(hosts) and min(lags.values()) >= STALE_AFTER:
+                return
+            assert time.monotonic() < deadline, lags
+            time.sleep(1)
 
 
 @pytest.fixture(scope="module")
-def cloud(lab, admin_env):
+def cloud(lab, admin_env, site_inventory_file):
     cloud = HaCloud(lab["env"])
     cloud.admin_env = admin_env
-    inventory = subprocess.run(LAB + ["site-vars"], check=True, capture_output=True, text=True).stdout
-    cloud.inventory = inventory.split("inventory: ", 1)[1].split()[0]
+    cloud.inventory = str(site_inventory_file)
     return cloud
 
 
