@@ -44,7 +44,7 @@ def cloud(lab, admin_env):
     for server in list(conn.compute.servers(all_projects=True)):
         if server.name.startswith(PREFIX):
             conn.compute.delete_server(server)
-            conn.compute.wait_for_delete(server)
+            conn.compute.wait_for_delete(server, interval=1)
     for image in list(conn.image.images()):
         if image.name.startswith(PREFIX):
             conn.image.delete_image(image)
@@ -126,18 +126,19 @@ def test_role_places_kvm_servers_in_the_kvm_aggregate(lab, cloud, images, tmp_pa
     assert conn.compute.fetch_flavor_extra_specs(flavor).extra_specs == {
         "aggregate_instance_extra_specs:hypervisor_type": "qemu"}
 
+    # The server boots while the role runs again (it reads no server): idempotent, in check mode too.
+    server = conn.compute.create_server(name=PREFIX + "kvm-server", image_id=qcow2.id, flavor_id=flavor.id,
+                                        networks="none")
     run = run_role(env, tmp_path, variables)
     assert (run.changed, run.failed) == (0, 0), run.stdout
     run = run_role(env, tmp_path, variables, check_mode=True)
     assert (run.changed, run.failed) == (0, 0), run.stdout
 
-    server = conn.compute.create_server(name=PREFIX + "kvm-server", image_id=qcow2.id, flavor_id=flavor.id,
-                                        networks="none")
-    server = conn.compute.wait_for_server(server, wait=120)
+    server = conn.compute.wait_for_server(server, interval=1, wait=120)
     assert server.compute_host in ("kvm-compute-1", "kvm-compute-2")
     # nova refuses to take a host with instances out of its aggregate's zone (409).
     conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server)
+    conn.compute.wait_for_delete(server, interval=1)
 
     # kvm-compute-1 leaves: purged from the aggregate; a check run says so first.
     variables["mixed_cloud_kvm_hosts"] = ["kvm-compute-2"]
@@ -156,7 +157,7 @@ def test_vmware_image_never_lands_on_a_kvm_host(lab, cloud, images, tmp_path):
     flavor = conn.compute.find_flavor(PREFIX + "vmware")
     server = conn.compute.create_server(name=PREFIX + "vmware-server", image_id=image.id, flavor_id=flavor.id,
                                         networks="none")
-    server = conn.compute.wait_for_server(server, status="ERROR", failures=["ACTIVE"], wait=120)
+    server = conn.compute.wait_for_server(server, status="ERROR", failures=["ACTIVE"], interval=1, wait=120)
     assert "No valid host" in server.fault["message"]
 
 
