@@ -110,7 +110,7 @@ class ExtraComputes:
         deadline = time.monotonic() + 120
         while not set(EXTRA_HOSTS) <= {(h.get("service") or {}).get("host") for h in self.cloud.hypervisors()}:
             assert time.monotonic() < deadline, "the extra computes' hypervisors did not register"
-            time.sleep(2)
+            time.sleep(1)
 
     def stop(self, host):
         self.sup.stop(self.services[host].name)

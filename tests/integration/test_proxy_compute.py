@@ -184,13 +184,13 @@ def test_a_second_service_claiming_a_cluster_is_flagged(lab, provisioned, tmp_pa
         deadline = time.monotonic() + 180
         while cloud.services().get("vmware-proxy-rogue", {}).get("state") != "up":
             assert rogue.poll() is None and time.monotonic() < deadline, (tmp_path / "rogue.log").read_text()[-3000:]
-            time.sleep(3)
+            time.sleep(1)
         discover = json.loads(provisioned["variables"].read_text().split("\n", 1)[1])["proxy_compute_node_discover_command"]
         subprocess.run(discover, check=True, capture_output=True, timeout=120)
         deadline = time.monotonic() + 120
         while not any(h["service"]["host"] == "vmware-proxy-rogue" for h in cloud.hypervisors()):
             assert time.monotonic() < deadline, (tmp_path / "rogue.log").read_text()[-3000:]
-            time.sleep(3)
+            time.sleep(1)
         assert "Conflicting resource provider name" in (tmp_path / "rogue.log").read_text()
 
         run = run_module("compute_proxy", {"proxies": mapping(provisioned)}, env=clean_env(**lab["env"]))

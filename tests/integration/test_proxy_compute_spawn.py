@@ -125,7 +125,7 @@ def test_a_vmdk_image_boots_on_the_vsphere_hypervisor_then_stops_and_is_deleted(
     deadline = time.monotonic() + 120
     while openstack_cli(lab, "server", "show", "spawn-test")["status"] != "SHUTOFF":
         assert time.monotonic() < deadline, "the instance did not stop"
-        time.sleep(3)
+        time.sleep(1)
     assert vcenter_vms(private_vcenter)[0]["power"] == "poweredOff"
 
     subprocess.run([str(lab["state"] / "venv" / "bin" / "openstack"), "server", "delete", "--wait", "spawn-test"],

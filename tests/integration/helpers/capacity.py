@@ -225,7 +225,7 @@ class Nova(Cloud):
             if time.monotonic() > deadline:
                 state = (server["status"], server.get("OS-EXT-STS:task_state"))
                 raise AssertionError("server %s still %s/%s after %d s" % (server_id, *state, timeout))
-            time.sleep(2)
+            time.sleep(1)
 
     def delete_servers(self, prefix, timeout=300):
         deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ proxies the tests start."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -25,6 +26,12 @@ PROXY_AGGREGATE = "vmware-proxies"
 # The tests' glance copy of the lab's guest image: this prefix and the image's data token, so a rebuilt image
 # (new inputs, new token) gets a copy of its own.
 GUEST_IMAGE = "test-lab-guest-"
+
+
+@functools.cache
+def _guest_manifest():
+    """The lab's guest image's manifest, read once a session (the builder checks its inputs, or builds, in seconds)."""
+    return lab_guest.image()
 
 
 class Cloud:
@@ -74,7 +81,7 @@ class Cloud:
     def guest_image(self):
         """The glance id of the lab's guest image (tests/lab/guest, built or taken from its cache), uploaded as
         qcow2 if glance lacks it; with the manifest, whose ``data`` the guest prints. Older copies are deleted."""
-        manifest = lab_guest.image()
+        manifest = _guest_manifest()
         name = GUEST_IMAGE + manifest["data"].rsplit(" ", 1)[-1]
         found = None
         for image in self.conn.image.images():
@@ -97,7 +104,7 @@ class Cloud:
             console = lab_guest.parse_console(text)
             if console.complete:
                 return console
-            time.sleep(2)
+            time.sleep(1)
         raise AssertionError("server %s: no complete boot on its console in %s s; its end:\n%s"
                              % (server_id, timeout, text[-2000:]))
 
