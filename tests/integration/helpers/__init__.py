@@ -1,7 +1,8 @@
 """What the integration tests share, imported as ``helpers.<module>``; conftest.py holds only fixtures.
 
 - ``lab``: the lab's paths, its environment (``lab env``) and a clean environment for a run.
-- ``playbook``: running collection modules on localhost, one task each (``run_module``, several in one playbook: ``run_modules``).
+- ``playbook``: running collection modules on localhost, one task each: one a playbook (``run_module``),
+  several in one (``run_modules``).
 - ``vsphere``: the tests' own pyVmomi view of the lab's vCenter, and private simulators.
 - ``awx``: running a playbook as AWX runs a job template (ansible-runner, credentials, leak scan).
 - ``cloud``: the tests' own openstacksdk view of the lab's nova, the ``openstack`` CLI, proxy clean-up.
