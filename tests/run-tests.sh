@@ -54,8 +54,16 @@ run_docs() {
   # when the committed copy differs (UPDATE_REFERENCE_DOCS=1 rewrites it instead).
   local generated
   generated=$(mktemp -d)
-  antsibull-docs collection --use-current --squash-hierarchy --output-format simplified-rst \
-    --no-add-antsibull-docs-version --fail-on-error --dest-dir "$generated" nova_vsphere.mixed_cloud >/dev/null
+  # antsibull-docs prints its validation errors on stdout: shown when it fails, else dropped.
+  if ! antsibull-docs collection --use-current --squash-hierarchy --output-format simplified-rst \
+      --no-add-antsibull-docs-version --fail-on-error --dest-dir "$generated" nova_vsphere.mixed_cloud \
+      >"$generated.log" 2>&1; then
+    cat "$generated.log" >&2
+    echo "antsibull-docs cannot build the reference documentation (above)" >&2
+    rm -rf "$generated" "$generated.log"
+    return 1
+  fi
+  rm -f "$generated.log"
   if [ "${UPDATE_REFERENCE_DOCS:-0}" = 1 ]; then
     rm -rf docs/reference && mkdir -p docs/reference && cp "$generated"/*.rst docs/reference/
     echo "ok docs/reference regenerated"
@@ -100,6 +108,17 @@ wait_lab() {
   lab_up_pid=""
 }
 
+# A stage that fails before the integration stage leaves no lab behind: the background
+# `lab up` is stopped and the lab taken down (once the integration stage has waited for it,
+# a failing test leaves the lab up, for its diagnosis, as before).
+stop_background_lab() {
+  [ -n "$lab_up_pid" ] || return 0
+  kill "$lab_up_pid" 2>/dev/null || true
+  wait "$lab_up_pid" 2>/dev/null || true
+  python3 tests/lab/lab down >/dev/null 2>&1 || true
+  rm -f "$lab_up_log"
+}
+
 run_integration() {
   stage "integration tests against the lab"
   local external=${LAB_EXTERNAL:-0}
@@ -130,6 +149,7 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(sanity lint docs unit integration molecule)
 if [ "${LAB_EXTERNAL:-0}" != 1 ] && [ "${stages[0]}" != integration ] && [[ " ${stages[*]} " == *" integration "* ]]; then
   start_lab
+  trap stop_background_lab EXIT
 fi
 for name in "${stages[@]}"; do
   "run_$name"
