@@ -313,7 +313,7 @@ from ..module_utils._openstack.nova import (
 from ..module_utils._openstack.placement import resource_providers_named
 from ..module_utils._openstack.client import OpenStackModule, openstack_argument_spec, openstack_session
 from ..module_utils._vcenter.client import VCENTER_ARGUMENT_SPEC, vcenter_session
-from ..module_utils._vcenter.reads import read_compute_resources, read_datacenters, read_folders, read_hosts
+from ..module_utils._vcenter.reads import read_hosts, read_locations
 
 POLL_SECONDS = 5
 
@@ -360,10 +360,10 @@ def vcenter_groups(params):
 
 
 def read_vcenter(connection, proxies):
-    """One vCenter's identity and each of its proxies' clusters, in four bulk reads; the clusters it cannot find."""
+    """One vCenter's identity and each of its proxies' clusters, in two bulk reads; the clusters it cannot find."""
     with vcenter_session(connection) as client:
         about = client.content.about
-        datacenters, folders, resources = read_datacenters(client), read_folders(client), read_compute_resources(client)
+        datacenters, folders, resources = read_locations(client)
         hosts = read_hosts(client)
         endpoint = client.endpoint
     resolved, errors = [], []
@@ -384,11 +384,11 @@ def read_vcenter(connection, proxies):
     return identity, resolved, clusters_by_moid, problems
 
 
-def read_vcenters(params):
-    """Every vCenter of the mapping, each read once: their identities, the resolved proxies in the mapping's
-    order, and every vCenter's clusters by instanceUuid. All clusters missing anywhere are named at once."""
+def read_vcenters(groups, mapping):
+    """Every vCenter of ``vcenter_groups``, each read once: their identities, the resolved proxies in the order of
+    ``mapping``, and every vCenter's clusters by instanceUuid. All clusters missing anywhere are named at once."""
     vcenters, resolved, clusters, problems = [], {}, {}, []
-    for connection, proxies in vcenter_groups(params):
+    for connection, proxies in groups:
         identity, found, clusters_by_moid, missing = read_vcenter(connection, proxies)
         vcenters.append(identity)
         resolved.update((proxy["host"], proxy) for proxy in found)
@@ -396,7 +396,7 @@ def read_vcenters(params):
         problems.extend(missing)
     if problems:
         raise BackendError("; ".join(problems))
-    ordered = [resolved[proxy["host"]] for proxy in params["proxies"]]
+    ordered = [resolved[proxy["host"]] for proxy in mapping]
     check_resolved(ordered)
     return vcenters, ordered, clusters
 
@@ -458,9 +458,10 @@ def main():
     params = module.params
     with failing_cleanly(module):
         proxies = params["proxies"]
-        check_mapping([proxy for group in vcenter_groups(params) for proxy in group[1]])
+        groups = vcenter_groups(params)
+        check_mapping([proxy for _connection, group in groups for proxy in group])
         wanted = {proxy["host"]: wanted_state(proxy, params) for proxy in proxies}
-        vcenters, resolved, clusters = read_vcenters(params)
+        vcenters, resolved, clusters = read_vcenters(groups, proxies)
         with openstack_session(params) as client:
             rows, conflict_list, aggregates, waited = wait_for_proxies(module, client, resolved, clusters)
             result = dict(proxies=rows, conflicts=conflict_list, missing_hypervisors=_missing(rows), vcenters=vcenters,

@@ -280,7 +280,7 @@ from ..module_utils._nova_conf.vmware_cluster import cluster_datastores, find_no
 from ..module_utils._nova_conf.vmware_options import OPTIONS, SECTION, WSDL_REMOVED, ConfigError, plan, vcenter_params, view
 from ..module_utils._vcenter.client import managed_object_types, vcenter_session
 from ..module_utils._vcenter.cluster_reads import read_cluster_config, read_cluster_datastores
-from ..module_utils._vcenter.reads import read_compute_resources, read_datacenters, read_folders, read_hosts
+from ..module_utils._vcenter.reads import read_hosts, read_locations
 
 
 def argument_spec():
@@ -313,8 +313,7 @@ def requested(module, path):
 def validate(values):
     """Log in as nova will, and check the cluster and its datastores."""
     with vcenter_session(vcenter_params(values)) as client:
-        cluster = find_nova_cluster(read_datacenters(client), read_folders(client), read_compute_resources(client),
-                                    values["cluster_name"])
+        cluster = find_nova_cluster(*read_locations(client), values["cluster_name"])
         # Nova looks only at the datastores the cluster lists (ds_util.get_datastore).
         moids = read_cluster_config(client, cluster["moid"])["datastores"]
         hosts = read_hosts(client, root=client.ref(managed_object_types().ClusterComputeResource, cluster["moid"]))
