@@ -17,7 +17,7 @@ from pyVmomi import vim
 
 from helpers.capacity import Nova, remove_proxies
 from helpers.lab import ROOT, VENV_BIN, clean_env
-from helpers.playbook import run_module
+from helpers.playbook import recap_changed, run_module
 from helpers.vsphere import private_nova_vcenter
 
 EAST_UUID = "6c1f8b4d-2e3a-4f5b-8c9d-0e1f2a3b4c5d"
@@ -76,11 +76,6 @@ def report(completed):
     return clusters
 
 
-def changed(completed):
-    recap = completed.stdout.rpartition("PLAY RECAP")[2]
-    return {line.split()[0]: int(line.split("changed=")[1].split()[0]) for line in recap.splitlines() if "changed=" in line}
-
-
 def injected(east):
     """The extra vars east's AWX credential injects (extensions/awx/credential_types.yml), rendered as AWX does."""
     (kind,) = yaml.safe_load(CREDENTIAL_TYPES.read_text())["credential_types"]
@@ -111,7 +106,7 @@ def test_same_cluster_names_in_two_vcenters_are_prepared_apart(lab, east, tmp_pa
     assert list(clusters) == ["Cluster-A", "east/Cluster-A", "east/Cluster-B"]
     assert set(clusters["Cluster-A"].values()) == {"met"}
     assert clusters["east/Cluster-B"]["DRS"] == "fixed" and clusters["east/Cluster-B"]["vSphere HA"] == "fixed"
-    assert changed(first)["east/Cluster-B"] > 0 and changed(first)["vcenter/Cluster-A"] == 0
+    assert recap_changed(first.stdout)["east/Cluster-B"] > 0 and recap_changed(first.stdout)["vcenter/Cluster-A"] == 0
     # Only east's Cluster-B was changed: the lab's Cluster-B of the same name was not touched.
     assert drs_enabled(lab, east)["Cluster-B"] is True
     assert drs_enabled(lab, lab_connection(lab)) == before
@@ -119,7 +114,7 @@ def test_same_cluster_names_in_two_vcenters_are_prepared_apart(lab, east, tmp_pa
 
     again = prepare(lab, tmp_path, variables)
     assert again.returncode == 0, again.stdout[-4000:]
-    assert sum(changed(again).values()) == 0, again.stdout[-4000:]
+    assert sum(recap_changed(again.stdout).values()) == 0, again.stdout[-4000:]
     assert set(report(again)["east/Cluster-B"].values()) == {"met"}
 
 

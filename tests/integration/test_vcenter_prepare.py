@@ -10,6 +10,7 @@ import re
 import subprocess
 
 from helpers.lab import ROOT, VENV_BIN, clean_env
+from helpers.playbook import recap_changed
 from helpers.vsphere import lab_state
 
 CLUSTER_A = ["esx-a1.lab.local", "esx-a2.lab.local", "esx-a3.lab.local"]
@@ -32,9 +33,8 @@ class PlaybookRun:
         match = re.search(r"Report each prerequisite per cluster\] \*+\nok: \[localhost\] => (\{.*?\n\})\n", completed.stdout, re.S)
         self.report = json.loads(match.group(1))["msg"] if match else None
         # Each cluster is prepared on a host of its own: the changes are those of every host.
-        recap = completed.stdout.rpartition("PLAY RECAP")[2]
-        counts = re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", recap, re.M)
-        self.changed = sum(int(count) for count in counts) if counts else None
+        counts = recap_changed(completed.stdout)
+        self.changed = sum(counts.values()) if counts else None
 
     def lines(self, cluster):
         """The report's lines for one cluster, as (status, prerequisite, detail)."""

@@ -7,11 +7,18 @@ them go in one playbook (``run_modules``) rather than one run each (``run_module
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 
 from helpers.lab import VENV_BIN, clean_env
+
+
+def recap_changed(stdout):
+    """Changed tasks per host, from the last PLAY RECAP of an ansible-playbook run's output."""
+    recap = stdout.rpartition("PLAY RECAP")[2]
+    return {host: int(count) for host, count in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.M)}
 
 
 class ModuleRun:
