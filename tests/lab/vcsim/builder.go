@@ -54,6 +54,7 @@ func buildInventory(ctx context.Context, svc *simulator.Service, inv *Inventory,
 	installExtensionManager()
 	installVirtualDiskManager()
 	installSearchIndex()
+	materializeAllDisks(nil) // the inventory's VMs' disks (vm_disks.go)
 	return nil
 }
 

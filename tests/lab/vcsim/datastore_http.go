@@ -17,6 +17,9 @@ import (
 // and names the datacenter as ESXi does its only one: dcPath=ha-datacenter. The lab's
 // simulator is vCenter and every host at once, so that name means the datacenter that
 // has a datastore of that name.
+//
+// Beside them, the lab's own /lab/vm-disk writes into a VM's disk as its guest would
+// (vm_disks.go).
 func serveDatastoreFiles(mux *http.ServeMux, svc *simulator.Service) {
 	mux.HandleFunc("/folder/", func(w http.ResponseWriter, r *http.Request) {
 		query := r.URL.Query()
@@ -29,6 +32,7 @@ func serveDatastoreFiles(mux *http.ServeMux, svc *simulator.Service) {
 		svc.ServeDatastore(w, r)
 	})
 	mux.HandleFunc("/nfc/", simulator.ServeNFC)
+	serveVMDiskWrites(mux)
 }
 
 // datacenterWithDatastore is the name of the one datacenter with a datastore named name, or "".

@@ -74,6 +74,9 @@ var taskHooks = map[string]func(*simulator.Method){
 	"AddDVPortgroup_Task":             addedPortgroups,
 	"ReconfigureDVPortgroup_Task":     reconfiguredPortgroup,
 	"Destroy_Task":                    destroyedPortgroup,
+	"CreateVM_Task":                   materializeAllDisks,
+	"ReconfigVM_Task":                 materializeAllDisks,
+	"CloneVM_Task":                    materializeAllDisks,
 }
 
 func reconfigureCluster(m *simulator.Method) {

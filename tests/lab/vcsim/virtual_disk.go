@@ -108,10 +108,29 @@ func writeFlatDisk(path string, capacity int64, copyFrom string) error {
 	if err := out.Truncate(capacity); err != nil {
 		return err
 	}
-	descriptor := fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\n"+
+	return os.WriteFile(path, flatDescriptor(capacity, filepath.Base(flat)), 0o600)
+}
+
+// flatDescriptor is the descriptor of a flat (VMFS) disk of capacity bytes
+// whose extent is the file extent, in the same folder.
+func flatDescriptor(capacity int64, extent string) []byte {
+	return []byte(fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\n"+
 		"# Extent description\nRW %d VMFS \"%s\"\n\n# The Disk Data Base\nddb.adapterType = \"lsilogic\"\n",
-		capacity/512, filepath.Base(flat))
-	return os.WriteFile(path, []byte(descriptor), 0o600)
+		capacity/512, extent))
+}
+
+// growFlatDisk grows the flat disk whose descriptor is at path to newCapacity
+// bytes: its extent, and the extent's size in the descriptor.
+func growFlatDisk(path string, newCapacity int64) error {
+	if err := os.Truncate(flatName(path), newCapacity); err != nil {
+		return err
+	}
+	descriptor, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	updated := extentLine.ReplaceAll(descriptor, []byte(fmt.Sprintf(`RW %d $1 "$2"`, newCapacity/512)))
+	return os.WriteFile(path, updated, 0o600)
 }
 
 func fileFault(err error) types.BaseMethodFault {
@@ -169,15 +188,7 @@ func (m *virtualDiskManager) ExtendVirtualDiskTask(_ *simulator.Context, req *ty
 			// vCenter grows flat disks only, and never shrinks one.
 			return nil, &types.InvalidArgument{InvalidProperty: "newCapacityKb"}
 		}
-		if err := os.Truncate(flatName(path), newCapacity); err != nil {
-			return nil, fileFault(err)
-		}
-		descriptor, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fileFault(err)
-		}
-		updated := extentLine.ReplaceAll(descriptor, []byte(fmt.Sprintf(`RW %d $1 "$2"`, newCapacity/512)))
-		if err := os.WriteFile(path, updated, 0o600); err != nil {
+		if err := growFlatDisk(path, newCapacity); err != nil {
 			return nil, fileFault(err)
 		}
 		return nil, nil

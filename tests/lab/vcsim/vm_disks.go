@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// A VM's virtual disks hold real bytes: each disk is a descriptor and its
+// flat extent, a file of the disk's capacity (sparse until written) in the
+// VM's folder on the simulated datastore, as ESXi keeps a thin or thick VMFS
+// disk. 0.24 creates both files empty (vdmCreateVirtualDisk) and never gives
+// them a size; materializeDisks does, after every call that can add a disk
+// or change its capacity (CreateVM_Task, ReconfigVM_Task, CloneVM_Task:
+// taskHooks), for the inventory's VMs once built, and before an export.
+//
+// The extent is reachable as datastore files are: GET (with Range) and PUT
+// at /folder/<vm folder>/<disk>-flat.vmdk?dcPath=&dsName=, PUT replacing the
+// whole file as vCenter's does. A guest's writes, in place at an offset, go
+// through the lab's own PUT /lab/vm-disk (serveVMDiskWrites).
+
+// vmDisk is one virtual disk of a VM and where its bytes are.
+type vmDisk struct {
+	Key        int32  // the device key (2000, 2001, ...)
+	Controller string // the controller's vim type, e.g. VirtualLsiLogicController
+	Bus, Unit  int32
+	FileName   string // the backing's "[datastore] folder/name.vmdk"
+	Descriptor string // the descriptor's path on the simulator's filesystem
+	Capacity   int64  // bytes
+}
+
+// Flat is the extent holding the disk's bytes.
+func (d vmDisk) Flat() string { return flatName(d.Descriptor) }
+
+// vmDisks lists vm's file-backed virtual disks in device order.
+func vmDisks(vm *simulator.VirtualMachine) []vmDisk {
+	var disks []vmDisk
+	simulator.Map.WithLock(vm, func() {
+		devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
+		for _, device := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+			disk := device.(*types.VirtualDisk)
+			backing, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo)
+			if !ok {
+				continue
+			}
+			info := backing.GetVirtualDeviceFileBackingInfo()
+			path, ok := diskFile(vm, info)
+			if !ok {
+				continue
+			}
+			d := vmDisk{Key: disk.Key, FileName: info.FileName, Descriptor: path, Capacity: disk.CapacityInBytes}
+			if d.Capacity <= 0 {
+				d.Capacity = disk.CapacityInKB * 1024
+			}
+			if disk.UnitNumber != nil {
+				d.Unit = *disk.UnitNumber
+			}
+			if controller, ok := devices.FindByKey(disk.ControllerKey).(types.BaseVirtualController); ok {
+				d.Controller = reflect.TypeOf(controller).Elem().Name()
+				d.Bus = controller.GetVirtualController().BusNumber
+			}
+			disks = append(disks, d)
+		}
+	})
+	return disks
+}
+
+// diskFile resolves a disk backing's datastore path to the file.
+func diskFile(vm *simulator.VirtualMachine, info *types.VirtualDeviceFileBackingInfo) (string, bool) {
+	var p object.DatastorePath
+	if !p.FromString(info.FileName) || p.Path == "" {
+		return "", false
+	}
+	var ds *simulator.Datastore
+	if info.Datastore != nil {
+		ds, _ = simulator.Map.Get(*info.Datastore).(*simulator.Datastore)
+	}
+	if ds == nil {
+		if dc := datacenterOf(vm.Self); dc != nil {
+			ds = datastoreNamed(dc, p.Datastore)
+		}
+	}
+	if ds == nil {
+		return "", false
+	}
+	return filepath.Join(ds.Info.GetDatastoreInfo().Url, p.Path), true
+}
+
+// materializeDisks gives each of vm's disks a descriptor and a flat extent
+// of its capacity: written once for a disk 0.24 created empty, grown when
+// the disk's capacity grew. Single-file (sparse) disks, such as an image
+// nova uploaded and attached as is, are left alone; nothing is shrunk.
+func materializeDisks(vm *simulator.VirtualMachine) error {
+	for _, disk := range vmDisks(vm) {
+		if err := materializeDisk(disk); err != nil {
+			return fmt.Errorf("%s disk %d: %w", vm.Name, disk.Key, err)
+		}
+	}
+	return nil
+}
+
+func materializeDisk(disk vmDisk) error {
+	info, err := os.Stat(disk.Descriptor)
+	if err != nil {
+		return nil // no disk file at all: not this program's to invent
+	}
+	if info.Size() > 0 {
+		capacity, sparse, err := diskCapacity(disk.Descriptor)
+		if err != nil || sparse || capacity >= disk.Capacity {
+			return nil
+		}
+		return growFlatDisk(disk.Descriptor, disk.Capacity)
+	}
+	// 0.24's empty pair: keep whatever the extent already holds, at the capacity.
+	flat, err := os.OpenFile(disk.Flat(), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer flat.Close()
+	if st, err := flat.Stat(); err == nil && st.Size() < disk.Capacity {
+		if err := flat.Truncate(disk.Capacity); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(disk.Descriptor, flatDescriptor(disk.Capacity, filepath.Base(disk.Flat())), 0o600)
+}
+
+// materializeAllDisks is the task hook: the calls that add or grow disks
+// name a VM that may not exist yet (CreateVM_Task), so every VM is checked.
+func materializeAllDisks(*simulator.Method) {
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		if vm, ok := e.(*simulator.VirtualMachine); ok {
+			if err := materializeDisks(vm); err != nil {
+				log.Printf("disk files: %v", err)
+			}
+		}
+	}
+}
+
+// serveVMDiskWrites serves PUT /lab/vm-disk?vm=<moref>&disk=<device key>&offset=<bytes>:
+// the body is written into the disk's flat extent at offset, in place, as
+// the VM's guest would write to its disk (the simulator runs no guest). A
+// write past the disk's capacity is refused (416) and changes nothing. The
+// lab's own endpoint, not vSphere's; like /folder, it checks no session.
+func serveVMDiskWrites(mux *http.ServeMux) {
+	mux.HandleFunc("/lab/vm-disk", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			w.Header().Set("Allow", http.MethodPut)
+			http.Error(w, "PUT only", http.StatusMethodNotAllowed)
+			return
+		}
+		query := r.URL.Query()
+		disk, status, msg := findVMDisk(query.Get("vm"), query.Get("disk"))
+		if status != http.StatusOK {
+			http.Error(w, msg, status)
+			return
+		}
+		offset, err := strconv.ParseInt(query.Get("offset"), 10, 64)
+		if err != nil || offset < 0 {
+			http.Error(w, "offset: a byte offset >= 0 is required", http.StatusBadRequest)
+			return
+		}
+		if r.ContentLength < 0 {
+			http.Error(w, "Content-Length is required", http.StatusLengthRequired)
+			return
+		}
+		if offset+r.ContentLength > disk.Capacity {
+			http.Error(w, fmt.Sprintf("write of %d bytes at %d ends past the disk's capacity %d",
+				r.ContentLength, offset, disk.Capacity), http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		flat, err := os.OpenFile(disk.Flat(), os.O_WRONLY, 0)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer flat.Close()
+		var n int64
+		if _, err = flat.Seek(offset, io.SeekStart); err == nil {
+			n, err = io.Copy(flat, io.LimitReader(r.Body, r.ContentLength))
+		}
+		if err == nil && n != r.ContentLength {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// findVMDisk is the disk of device key diskKey of VM vmRef, its files made
+// if need be, or an HTTP status and message.
+func findVMDisk(vmRef, diskKey string) (vmDisk, int, string) {
+	vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vmRef}).(*simulator.VirtualMachine)
+	if !ok {
+		return vmDisk{}, http.StatusNotFound, fmt.Sprintf("no VM %q", vmRef)
+	}
+	key, err := strconv.ParseInt(diskKey, 10, 32)
+	if err != nil {
+		return vmDisk{}, http.StatusBadRequest, "disk: a virtual disk's device key is required"
+	}
+	if err := materializeDisks(vm); err != nil {
+		return vmDisk{}, http.StatusInternalServerError, err.Error()
+	}
+	for _, disk := range vmDisks(vm) {
+		if disk.Key == int32(key) {
+			return disk, http.StatusOK, ""
+		}
+	}
+	return vmDisk{}, http.StatusNotFound, fmt.Sprintf("VM %s has no virtual disk %d", vmRef, key)
+}
