@@ -31,7 +31,7 @@ func serveDatastoreFiles(mux *http.ServeMux, svc *simulator.Service) {
 		}
 		svc.ServeDatastore(w, r)
 	})
-	mux.HandleFunc("/nfc/", simulator.ServeNFC)
+	mux.HandleFunc("/nfc/", serveNFC) // export leases' disks (export_vm.go), else 0.24's import uploads
 	serveVMDiskWrites(mux)
 }
 

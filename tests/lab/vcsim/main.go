@@ -30,6 +30,7 @@ type options struct {
 	certFile, keyFile              string
 	inventory, stateDir            string
 	wsdlFile, instanceUUID         string
+	nfcLeaseTimeout                time.Duration
 	dumpDefaultInventory           bool
 }
 
@@ -64,6 +65,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.stateDir, "state-dir", "", "directory backing the datastores (default: a temporary one)")
 	fs.StringVar(&o.wsdlFile, "wsdl", "", "vim25 WSDL file to serve at /sdk/vimService.wsdl (default: none, as 0.24)")
 	fs.StringVar(&o.instanceUUID, "instance-uuid", "", "the vCenter's about.instanceUuid (default: govmomi's fixed one)")
+	fs.DurationVar(&o.nfcLeaseTimeout, "nfc-lease-timeout", nfcLeaseTimeout,
+		"how long an ExportVm lease lives without an HttpNfcLeaseProgress (vCenter: 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -74,6 +77,9 @@ func parseFlags(args []string) (*options, error) {
 		fmt.Fprintf(fs.Output(), "vcsim: "+format+"\n", args...)
 		fs.Usage()
 		return errUsage
+	}
+	if o.nfcLeaseTimeout < time.Second {
+		return nil, usageError("--nfc-lease-timeout must be at least 1s")
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError("unexpected arguments: %v", fs.Args())
@@ -131,6 +137,7 @@ func run(o *options) error {
 		return err
 	}
 	defer model.Remove()
+	nfcLeaseTimeout = o.nfcLeaseTimeout
 	if err := setInstanceUUID(o.instanceUUID); err != nil {
 		return err
 	}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// VirtualMachine.ExportVm and the export HttpNfcLease, as vCenter serves them
+// (0.24: ExportVm is MethodNotFound, and its leases have no manifest and no
+// timeout).
+//
+//   - ExportVm of a VM that is not powered off is InvalidPowerState. Otherwise
+//     it returns a lease in state ready: info.deviceUrl has one entry per
+//     virtual disk, key "/<vm>/<controller type><bus>:<unit>" (e.g.
+//     "/vm-42/VirtualLsiLogicController0:0", as vCenter names it), url
+//     "https://*/nfc/<ticket>/disk-N.vmdk" (the client puts the host it called
+//     in place of "*"), targetId "disk-N.vmdk", disk true, fileSize the bytes
+//     served; info.totalDiskCapacityInKB and info.leaseTimeout (seconds).
+//   - A GET of a disk's url serves the disk's bytes as a flat raw stream (the
+//     flat extent, capacity bytes), not the streamOptimized VMDK vCenter
+//     sends: a client converts it with qemu-img -f raw. Range requests are
+//     honoured (206), so a download resumes where it stopped.
+//   - HttpNfcLeaseGetManifest: per disk its key, sha1 (the hex SHA-1 of the
+//     bytes served: API 6.5's field; checksum/checksumType came with 6.7), size,
+//     disk, capacity, populatedSize (bytes allocated in the sparse extent).
+//   - HttpNfcLeaseProgress(percent 0-100) sets transferProgress and keeps the
+//     lease alive: a lease without one for leaseTimeout goes to state error
+//     with a Timedout fault, its urls stop serving, and further calls are
+//     Timedout. HttpNfcLeaseComplete: state done; HttpNfcLeaseAbort: state
+//     error with the fault given (default RequestCanceled). Calls on a lease
+//     that is done, or was aborted, are InvalidState.
+//
+// VirtualMachine cannot be wrapped (0.24 asserts *simulator.VirtualMachine),
+// so withExportVm hands ExportVm of a VM to an exporter object of the VM's
+// moref under the type LabVmExport; the simulator then checks the session,
+// dispatches and encodes faults as for any call.
+
+// nfcLeaseTimeout is how long an export lease lives without an
+// HttpNfcLeaseProgress (--nfc-lease-timeout; vCenter: 5 minutes).
+var nfcLeaseTimeout = 5 * time.Minute
+
+const exporterType = "LabVmExport"
+
+// exportLeases are the export leases by their url ticket.
+var exportLeases sync.Map
+
+// withExportVm routes ExportVm of a VM to the VM's exporter.
+func withExportVm(next http.Handler) http.Handler {
+	return onSOAPCall(next, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if routed, ok := routeExportVm(body); ok {
+			body = routed
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func routeExportVm(body []byte) ([]byte, bool) {
+	if !bytes.Contains(body, []byte("ExportVm")) {
+		return nil, false
+	}
+	method, err := simulator.UnmarshalBody(types.TypeFunc(), body)
+	if err != nil || method.Name != "ExportVm" || method.This.Type != "VirtualMachine" {
+		return nil, false
+	}
+	if _, ok := simulator.Map.Get(method.This).(*simulator.VirtualMachine); !ok {
+		return nil, false // the simulator's ManagedObjectNotFound
+	}
+	ref := types.ManagedObjectReference{Type: exporterType, Value: method.This.Value}
+	if simulator.Map.Get(ref) == nil {
+		simulator.Map.Put(&vmExporter{Self: ref})
+	}
+	return bytes.Replace(body, []byte(`type="VirtualMachine"`), []byte(`type="`+exporterType+`"`), 1), true
+}
+
+// vmExporter answers ExportVm for the VM of the same moref value.
+type vmExporter struct {
+	Self types.ManagedObjectReference
+}
+
+func (e *vmExporter) Reference() types.ManagedObjectReference { return e.Self }
+
+func (e *vmExporter) ExportVm(ctx *simulator.Context, req *types.ExportVm) soap.HasFault {
+	body := new(methods.ExportVmBody)
+	vmRef := types.ManagedObjectReference{Type: "VirtualMachine", Value: e.Self.Value}
+	vm, ok := simulator.Map.Get(vmRef).(*simulator.VirtualMachine)
+	if !ok {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: vmRef})
+		return body
+	}
+	var state types.VirtualMachinePowerState
+	simulator.Map.WithLock(vm, func() { state = vm.Runtime.PowerState })
+	if state != types.VirtualMachinePowerStatePoweredOff {
+		body.Fault_ = simulator.Fault("The attempted operation cannot be performed in the current state ("+string(state)+").",
+			&types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOff, ExistingState: state})
+		return body
+	}
+	if err := materializeDisks(vm); err != nil {
+		body.Fault_ = simulator.Fault(err.Error(), &types.FileFault{})
+		return body
+	}
+	lease := newExportLease(vm)
+	body.Res = &types.ExportVmResponse{Returnval: lease.Self}
+	return body
+}
+
+// exportLease is an export HttpNfcLease; its first field is the mo type, so
+// the PropertyCollector reads its properties.
+type exportLease struct {
+	mo.HttpNfcLease
+	ticket   string
+	disks    map[string]exportDisk // by url file name
+	timer    *time.Timer
+	deadline time.Time // kept alive until then
+	manifest []types.HttpNfcLeaseManifestEntry
+}
+
+type exportDisk struct {
+	vmDisk
+	key  string
+	path string // the file served
+	size int64
+}
+
+// Reference reads only Self: mo.HttpNfcLease's own copies the whole struct,
+// racing with the property changes made under the lease's lock.
+func (l *exportLease) Reference() types.ManagedObjectReference { return l.Self }
+
+func newExportLease(vm *simulator.VirtualMachine) *exportLease {
+	l := &exportLease{ticket: uuid.New().String(), disks: map[string]exportDisk{}}
+	l.Self = types.ManagedObjectReference{Type: "HttpNfcLease"}
+	info := &types.HttpNfcLeaseInfo{Entity: vm.Self, LeaseTimeout: int32(nfcLeaseTimeout / time.Second)}
+	for n, disk := range vmDisks(vm) {
+		name := fmt.Sprintf("disk-%d.vmdk", n)
+		served := disk.Flat()
+		if _, err := os.Stat(served); err != nil {
+			served = disk.Descriptor // a single-file disk: served as it is
+		}
+		var size int64
+		if st, err := os.Stat(served); err == nil {
+			size = st.Size()
+		}
+		d := exportDisk{vmDisk: disk, key: fmt.Sprintf("/%s/%s%d:%d", vm.Self.Value, disk.Controller, disk.Bus, disk.Unit),
+			path: served, size: size}
+		l.disks[name] = d
+		info.TotalDiskCapacityInKB += disk.Capacity / 1024
+		info.DeviceUrl = append(info.DeviceUrl, types.HttpNfcLeaseDeviceUrl{
+			Key:       d.key,
+			ImportKey: fmt.Sprintf("/%s/%s%d:%d", vm.Name, disk.Controller, disk.Bus, disk.Unit),
+			Url:       "https://*/nfc/" + l.ticket + "/" + name,
+			Disk:      types.NewBool(true),
+			TargetId:  name,
+			FileSize:  size,
+		})
+	}
+	l.Info = info
+	l.State = types.HttpNfcLeaseStateReady
+	l.InitializeProgress = 100
+	simulator.Map.Put(l)
+	l.Info.Lease = l.Self
+	exportLeases.Store(l.ticket, l)
+	l.deadline = time.Now().Add(nfcLeaseTimeout)
+	l.timer = time.AfterFunc(nfcLeaseTimeout, l.expire)
+	return l
+}
+
+// expire ends a lease that was not kept alive.
+func (l *exportLease) expire() {
+	simulator.Map.WithLock(l, func() {
+		if l.State != types.HttpNfcLeaseStateReady {
+			return
+		}
+		if left := time.Until(l.deadline); left > 0 { // kept alive while this fired
+			l.timer.Reset(left)
+			return
+		}
+		l.end(types.HttpNfcLeaseStateError, &types.LocalizedMethodFault{
+			Fault: &types.Timedout{}, LocalizedMessage: "The lease timed out: no HttpNfcLeaseProgress for " + nfcLeaseTimeout.String() + ".",
+		})
+	})
+}
+
+// end leaves state ready: the urls stop serving. Called with l locked.
+func (l *exportLease) end(state types.HttpNfcLeaseState, fault *types.LocalizedMethodFault) {
+	l.timer.Stop()
+	exportLeases.Delete(l.ticket)
+	changes := []types.PropertyChange{{Name: "state", Val: state}}
+	if fault != nil {
+		changes = append(changes, types.PropertyChange{Name: "error", Val: fault})
+	}
+	simulator.Map.Update(l, changes)
+}
+
+// notReady is the fault of a call that needs a ready lease, or nil.
+func (l *exportLease) notReady() *soap.Fault {
+	switch {
+	case l.State == types.HttpNfcLeaseStateReady:
+		return nil
+	case l.Error != nil && isTimedout(l.Error.Fault):
+		return simulator.Fault(l.Error.LocalizedMessage, &types.Timedout{})
+	default:
+		return simulator.Fault("The lease is "+string(l.State)+".", &types.InvalidState{})
+	}
+}
+
+func isTimedout(f types.BaseMethodFault) bool {
+	_, ok := f.(*types.Timedout)
+	return ok
+}
+
+func (l *exportLease) HttpNfcLeaseProgress(req *types.HttpNfcLeaseProgress) soap.HasFault {
+	body := new(methods.HttpNfcLeaseProgressBody)
+	if f := l.notReady(); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	if req.Percent < 0 || req.Percent > 100 {
+		body.Fault_ = simulator.Fault("", &types.InvalidArgument{InvalidProperty: "percent"})
+		return body
+	}
+	l.deadline = time.Now().Add(nfcLeaseTimeout)
+	l.timer.Reset(nfcLeaseTimeout)
+	simulator.Map.Update(l, []types.PropertyChange{{Name: "transferProgress", Val: req.Percent}})
+	body.Res = new(types.HttpNfcLeaseProgressResponse)
+	return body
+}
+
+func (l *exportLease) HttpNfcLeaseComplete(req *types.HttpNfcLeaseComplete) soap.HasFault {
+	body := new(methods.HttpNfcLeaseCompleteBody)
+	if f := l.notReady(); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	l.end(types.HttpNfcLeaseStateDone, nil)
+	body.Res = new(types.HttpNfcLeaseCompleteResponse)
+	return body
+}
+
+func (l *exportLease) HttpNfcLeaseAbort(req *types.HttpNfcLeaseAbort) soap.HasFault {
+	body := new(methods.HttpNfcLeaseAbortBody)
+	if f := l.notReady(); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	fault := req.Fault
+	if fault == nil {
+		fault = &types.LocalizedMethodFault{Fault: &types.RequestCanceled{}, LocalizedMessage: "The lease was aborted."}
+	}
+	l.end(types.HttpNfcLeaseStateError, fault)
+	body.Res = new(types.HttpNfcLeaseAbortResponse)
+	return body
+}
+
+func (l *exportLease) HttpNfcLeaseGetManifest(req *types.HttpNfcLeaseGetManifest) soap.HasFault {
+	body := new(methods.HttpNfcLeaseGetManifestBody)
+	if f := l.notReady(); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	if l.manifest == nil {
+		var entries []types.HttpNfcLeaseManifestEntry
+		for _, u := range l.Info.DeviceUrl {
+			entry, err := manifestEntry(l.disks[u.TargetId])
+			if err != nil {
+				body.Fault_ = simulator.Fault(err.Error(), &types.FileFault{File: u.TargetId})
+				return body
+			}
+			entries = append(entries, entry)
+		}
+		l.manifest = entries
+	}
+	body.Res = &types.HttpNfcLeaseGetManifestResponse{Returnval: l.manifest}
+	return body
+}
+
+// manifestEntry hashes the bytes a disk's url serves.
+func manifestEntry(d exportDisk) (types.HttpNfcLeaseManifestEntry, error) {
+	f, err := os.Open(d.path)
+	if err != nil {
+		return types.HttpNfcLeaseManifestEntry{}, err
+	}
+	defer f.Close()
+	h := sha1.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return types.HttpNfcLeaseManifestEntry{}, err
+	}
+	entry := types.HttpNfcLeaseManifestEntry{Key: d.key, Sha1: hex.EncodeToString(h.Sum(nil)), Size: size, Disk: true,
+		Capacity: d.Capacity, PopulatedSize: size}
+	if st, err := f.Stat(); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Blocks*512 < size {
+			entry.PopulatedSize = sys.Blocks * 512
+		}
+	}
+	return entry, nil
+}
+
+// serveNFC serves the export leases' disks at /nfc/<ticket>/disk-N.vmdk
+// (GET and HEAD, with Range) and gives any other /nfc/ request to 0.24's
+// handler (ImportVApp's uploads).
+func serveNFC(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/nfc/"), "/")
+	if len(parts) != 2 {
+		simulator.ServeNFC(w, r)
+		return
+	}
+	value, ok := exportLeases.Load(parts[0])
+	if !ok {
+		simulator.ServeNFC(w, r) // an import lease, or none: 404
+		return
+	}
+	lease := value.(*exportLease)
+	disk, ok := lease.disks[parts[1]]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "an export lease's disks are read only", http.StatusMethodNotAllowed)
+		return
+	}
+	f, err := os.Open(disk.path)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	log.Printf("nfc export %s %s (%s)", r.Method, disk.path, r.Header.Get("Range"))
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}
