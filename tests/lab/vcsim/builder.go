@@ -327,6 +327,9 @@ func (b *dcBuilder) addVM(spec VM) error {
 		ExtraConfig: extra,
 		Files:       &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", datastore)},
 	}
+	if len(spec.DisksMB) > 0 {
+		config.DeviceChange = diskDeviceChanges(datastore, spec.DisksMB)
+	}
 
 	hostObj := object.NewHostSystem(b.client, host.Self)
 	pool, err := hostObj.ResourcePool(b.ctx)

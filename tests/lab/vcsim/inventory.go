@@ -108,6 +108,7 @@ type VM struct {
 	PowerState  string            `json:"power_state"`
 	Annotation  string            `json:"annotation"`
 	ExtraConfig map[string]string `json:"extra_config"`
+	DisksMB     []int64           `json:"disks_mb"`
 }
 
 const (
@@ -383,6 +384,12 @@ func (v *validator) vm(vm VM, dc *Datacenter, hosts map[string]bool) {
 	}
 	if vm.PowerState != powerOn && vm.PowerState != powerOff {
 		v.addf("vm %q: power_state must be %q or %q", vm.Name, powerOn, powerOff)
+	}
+	for _, size := range vm.DisksMB {
+		if size <= 0 {
+			v.addf("vm %q: disks_mb must be positive sizes", vm.Name)
+			break
+		}
 	}
 	if vm.Datastore != "" && !dc.mounts(vm.Datastore, vm.Host) {
 		v.addf("vm %q: datastore %q is not mounted on host %q", vm.Name, vm.Datastore, vm.Host)

@@ -101,6 +101,12 @@ func TestParseInventoryRejects(t *testing.T) {
 				"networks": [{"name": "n"}], "distributed_switches": [{"name": "n"}]}]}`,
 			`distributed switch "n" is defined twice`,
 		},
+		"vm with a disk of no size": {
+			`{"datacenters": [{"name": "DC", "standalone_hosts": [{"name": "h", "memory_mb": 1, "cpu_cores": 1, "cpu_mhz": 1}],
+				"datastores": [{"name": "ds", "type": "local", "capacity_gb": 1, "hosts": ["h"]}],
+				"vms": [{"name": "vm", "host": "h", "memory_mb": 1, "disks_mb": [1, 0]}]}]}`,
+			`vm "vm": disks_mb must be positive sizes`,
+		},
 		"vm on unmounted datastore": {
 			`{"datacenters": [{"name": "DC", "standalone_hosts": [
 				{"name": "h", "memory_mb": 1, "cpu_cores": 1, "cpu_mhz": 1},

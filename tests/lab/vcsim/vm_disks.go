@@ -74,6 +74,42 @@ func vmDisks(vm *simulator.VirtualMachine) []vmDisk {
 	return disks
 }
 
+// diskDeviceChanges adds an LSI Logic controller (bus 0) and on it one
+// thin disk per size (MiB), units 0, 1, ..., in the VM's folder on datastore.
+func diskDeviceChanges(datastore string, sizesMB []int64) []types.BaseVirtualDeviceConfigSpec {
+	const controllerKey = -100
+	changes := []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
+		Operation: types.VirtualDeviceConfigSpecOperationAdd,
+		Device: &types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{
+			SharedBus:         types.VirtualSCSISharingNoSharing,
+			VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: controllerKey}},
+		}},
+	}}
+	for i, size := range sizesMB {
+		unit := int32(i)
+		if unit >= 7 {
+			unit++ // unit 7 is the SCSI controller's own
+		}
+		changes = append(changes, &types.VirtualDeviceConfigSpec{
+			Operation:     types.VirtualDeviceConfigSpecOperationAdd,
+			FileOperation: types.VirtualDeviceConfigSpecFileOperationCreate,
+			Device: &types.VirtualDisk{
+				CapacityInKB:    size * 1024,
+				CapacityInBytes: size * mib,
+				VirtualDevice: types.VirtualDevice{
+					Key: int32(controllerKey - 1 - i), ControllerKey: controllerKey, UnitNumber: &unit,
+					Backing: &types.VirtualDiskFlatVer2BackingInfo{
+						DiskMode:                     string(types.VirtualDiskModePersistent),
+						ThinProvisioned:              types.NewBool(true),
+						VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[" + datastore + "]"},
+					},
+				},
+			},
+		})
+	}
+	return changes
+}
+
 // diskFile resolves a disk backing's datastore path to the file.
 func diskFile(vm *simulator.VirtualMachine, info *types.VirtualDeviceFileBackingInfo) (string, bool) {
 	var p object.DatastorePath

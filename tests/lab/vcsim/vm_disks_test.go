@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,34 +50,9 @@ func diskLab(t *testing.T) (context.Context, *vim25.Client, string) {
 func newDiskVM(ctx context.Context, t *testing.T, client *vim25.Client, name string, sizesMB ...int64) *object.VirtualMachine {
 	t.Helper()
 	cr := named("ClusterComputeResource", "Cluster-A").(*simulator.ClusterComputeResource)
-	changes := []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
-		Operation: types.VirtualDeviceConfigSpecOperationAdd,
-		Device: &types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{
-			SharedBus: types.VirtualSCSISharingNoSharing,
-			VirtualController: types.VirtualController{BusNumber: 0,
-				VirtualDevice: types.VirtualDevice{Key: -100}}}},
-	}}
-	for i, size := range sizesMB {
-		unit := int32(i)
-		changes = append(changes, &types.VirtualDeviceConfigSpec{
-			Operation:     types.VirtualDeviceConfigSpecOperationAdd,
-			FileOperation: types.VirtualDeviceConfigSpecFileOperationCreate,
-			Device: &types.VirtualDisk{
-				CapacityInKB: size * 1024,
-				VirtualDevice: types.VirtualDevice{
-					Key: int32(-200 - i), ControllerKey: -100, UnitNumber: &unit,
-					Backing: &types.VirtualDiskFlatVer2BackingInfo{
-						DiskMode:                     string(types.VirtualDiskModePersistent),
-						ThinProvisioned:              types.NewBool(true),
-						VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[nfs-a]"},
-					},
-				},
-			},
-		})
-	}
 	spec := types.VirtualMachineConfigSpec{
 		Name: name, GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
-		MemoryMB: 512, NumCPUs: 1, DeviceChange: changes,
+		MemoryMB: 512, NumCPUs: 1, DeviceChange: diskDeviceChanges("nfs-a", sizesMB),
 		Files: &types.VirtualMachineFileInfo{VmPathName: "[nfs-a]"},
 	}
 	folder := object.NewFolder(client, datacenterOf(cr.Self).VmFolder)
@@ -183,6 +160,36 @@ func TestVMDisksAreFilesOfTheirCapacityAndTakeGuestWrites(t *testing.T) {
 	content, err := os.ReadFile(disks[0].Flat())
 	if err != nil || int64(len(content)) != 8*mib || !bytes.Equal(content[mib+3:mib+3+int64(len(data))], data) {
 		t.Errorf("grown extent: %d bytes, %v", len(content), err)
+	}
+}
+
+func TestInventoryVMsGetTheirDisks(t *testing.T) {
+	var inv map[string]interface{}
+	must(t, json.Unmarshal(defaultInventoryJSON, &inv))
+	dc := inv["datacenters"].([]interface{})[0].(map[string]interface{})
+	for _, e := range dc["vms"].([]interface{}) {
+		if vm := e.(map[string]interface{}); vm["name"] == "legacy-app01" {
+			vm["disks_mb"] = []int64{3, 1}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	data, err := json.Marshal(inv)
+	must(t, err)
+	must(t, os.WriteFile(path, data, 0o600))
+	labModelOf(t, path)
+
+	vm := named("VirtualMachine", "legacy-app01").(*simulator.VirtualMachine)
+	disks := vmDisks(vm)
+	if len(disks) != 2 || disks[0].Controller != "VirtualLsiLogicController" || disks[1].Unit != 1 {
+		t.Fatalf("disks: %+v", disks)
+	}
+	for i, want := range []int64{3 * mib, 1 * mib} {
+		if st, err := os.Stat(disks[i].Flat()); err != nil || st.Size() != want {
+			t.Errorf("disk %d: %v %v, want %d bytes", i, st, err, want)
+		}
+	}
+	if len(vmDisks(named("VirtualMachine", "legacy-db01").(*simulator.VirtualMachine))) != 0 {
+		t.Errorf("legacy-db01 has disks it was not given")
 	}
 }
 
