@@ -130,7 +130,11 @@ type exportLease struct {
 	disks    map[string]exportDisk // by url file name
 	timer    *time.Timer
 	deadline time.Time // kept alive until then
-	manifest []types.HttpNfcLeaseManifestEntry
+	// The manifest is hashed in the background from ExportVm on, while the
+	// client downloads: a GiB takes seconds. hashed is closed when it is.
+	hashed      chan struct{}
+	manifest    []types.HttpNfcLeaseManifestEntry
+	manifestErr *soap.Fault
 }
 
 type exportDisk struct {
@@ -145,7 +149,7 @@ type exportDisk struct {
 func (l *exportLease) Reference() types.ManagedObjectReference { return l.Self }
 
 func newExportLease(vm *simulator.VirtualMachine) *exportLease {
-	l := &exportLease{ticket: uuid.New().String(), disks: map[string]exportDisk{}}
+	l := &exportLease{ticket: uuid.New().String(), disks: map[string]exportDisk{}, hashed: make(chan struct{})}
 	l.Self = types.ManagedObjectReference{Type: "HttpNfcLease"}
 	info := &types.HttpNfcLeaseInfo{Entity: vm.Self, LeaseTimeout: int32(nfcLeaseTimeout / time.Second)}
 	for n, disk := range vmDisks(vm) {
@@ -179,7 +183,22 @@ func newExportLease(vm *simulator.VirtualMachine) *exportLease {
 	exportLeases.Store(l.ticket, l)
 	l.deadline = time.Now().Add(nfcLeaseTimeout)
 	l.timer = time.AfterFunc(nfcLeaseTimeout, l.expire)
+	go l.hash()
 	return l
+}
+
+// hash computes the manifest: the disks' files do not change while their
+// VM is powered off (only /lab/vm-disk could write to them).
+func (l *exportLease) hash() {
+	defer close(l.hashed)
+	for _, u := range l.Info.DeviceUrl {
+		entry, err := manifestEntry(l.disks[u.TargetId])
+		if err != nil {
+			l.manifestErr = simulator.Fault(err.Error(), &types.FileFault{File: u.TargetId})
+			return
+		}
+		l.manifest = append(l.manifest, entry)
+	}
 }
 
 // expire ends a lease that was not kept alive.
@@ -275,17 +294,10 @@ func (l *exportLease) HttpNfcLeaseGetManifest(req *types.HttpNfcLeaseGetManifest
 		body.Fault_ = f
 		return body
 	}
-	if l.manifest == nil {
-		var entries []types.HttpNfcLeaseManifestEntry
-		for _, u := range l.Info.DeviceUrl {
-			entry, err := manifestEntry(l.disks[u.TargetId])
-			if err != nil {
-				body.Fault_ = simulator.Fault(err.Error(), &types.FileFault{File: u.TargetId})
-				return body
-			}
-			entries = append(entries, entry)
-		}
-		l.manifest = entries
+	<-l.hashed
+	if l.manifestErr != nil {
+		body.Fault_ = l.manifestErr
+		return body
 	}
 	body.Res = &types.HttpNfcLeaseGetManifestResponse{Returnval: l.manifest}
 	return body
