@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,19 +28,22 @@ import (
 // timeout).
 //
 //   - ExportVm of a VM that is not powered off is InvalidPowerState. Otherwise
-//     it returns a lease in state ready: info.deviceUrl has one entry per
-//     virtual disk, key "/<vm>/<controller type><bus>:<unit>" (e.g.
+//     it returns a lease, initializing while the disks' streams are written,
+//     then ready: info.deviceUrl has one entry per virtual disk, key
+//     "/<vm>/<controller type><bus>:<unit>" (e.g.
 //     "/vm-42/VirtualLsiLogicController0:0", as vCenter names it), url
 //     "https://*/nfc/<ticket>/disk-N.vmdk" (the client puts the host it called
 //     in place of "*"), targetId "disk-N.vmdk", disk true, fileSize the bytes
 //     served; info.totalDiskCapacityInKB and info.leaseTimeout (seconds).
-//   - A GET of a disk's url serves the disk's bytes as a flat raw stream (the
-//     flat extent, capacity bytes), not the streamOptimized VMDK vCenter
-//     sends: a client converts it with qemu-img -f raw. Range requests are
-//     honoured (206), so a download resumes where it stopped.
+//   - A GET of a disk's url serves a streamOptimized VMDK of the disk, as
+//     vCenter does (stream_optimized.go; qemu-img convert -f vmdk reads it),
+//     or with --nfc-export-format raw the flat extent's bytes as they are
+//     (qemu-img -f raw). Range requests are honoured (206), so a download
+//     resumes where it stopped.
 //   - HttpNfcLeaseGetManifest: per disk its key, sha1 (the hex SHA-1 of the
-//     bytes served: API 6.5's field; checksum/checksumType came with 6.7), size,
-//     disk, capacity, populatedSize (bytes allocated in the sparse extent).
+//     bytes served, the stream: API 6.5's field; checksum/checksumType came
+//     with 6.7), size, disk, capacity, populatedSize (bytes allocated in the
+//     disk's sparse extent).
 //   - HttpNfcLeaseProgress(percent 0-100) sets transferProgress and keeps the
 //     lease alive: a lease without one for leaseTimeout goes to state error
 //     with a Timedout fault, its urls stop serving, and further calls are
@@ -51,6 +55,15 @@ import (
 // so withExportVm hands ExportVm of a VM to an exporter object of the VM's
 // moref under the type LabVmExport; the simulator then checks the session,
 // dispatches and encodes faults as for any call.
+
+// nfcExportFormat is what an export lease's disk urls serve
+// (--nfc-export-format): streamOptimized VMDK, as vCenter, or the raw bytes.
+var nfcExportFormat = formatStreamOptimized
+
+const (
+	formatStreamOptimized = "streamOptimized"
+	formatRaw             = "raw"
+)
 
 // nfcLeaseTimeout is how long an export lease lives without an
 // HttpNfcLeaseProgress (--nfc-lease-timeout; vCenter: 5 minutes).
@@ -135,13 +148,16 @@ type exportLease struct {
 	hashed      chan struct{}
 	manifest    []types.HttpNfcLeaseManifestEntry
 	manifestErr *soap.Fault
+	format      string   // nfcExportFormat when the lease was made
+	files       []string // the streams written for it, removed when it ends
 }
 
 type exportDisk struct {
 	vmDisk
-	key  string
-	path string // the file served
-	size int64
+	key    string
+	source string // the disk's bytes: its flat extent (or its only file)
+	path   string // the file served: source, or the streamOptimized stream of it
+	size   int64  // of path
 }
 
 // Reference reads only Self: mo.HttpNfcLease's own copies the whole struct,
@@ -149,21 +165,21 @@ type exportDisk struct {
 func (l *exportLease) Reference() types.ManagedObjectReference { return l.Self }
 
 func newExportLease(vm *simulator.VirtualMachine) *exportLease {
-	l := &exportLease{ticket: uuid.New().String(), disks: map[string]exportDisk{}, hashed: make(chan struct{})}
+	l := &exportLease{ticket: uuid.New().String(), disks: map[string]exportDisk{}, hashed: make(chan struct{}),
+		format: nfcExportFormat}
 	l.Self = types.ManagedObjectReference{Type: "HttpNfcLease"}
 	info := &types.HttpNfcLeaseInfo{Entity: vm.Self, LeaseTimeout: int32(nfcLeaseTimeout / time.Second)}
 	for n, disk := range vmDisks(vm) {
 		name := fmt.Sprintf("disk-%d.vmdk", n)
-		served := disk.Flat()
-		if _, err := os.Stat(served); err != nil {
-			served = disk.Descriptor // a single-file disk: served as it is
-		}
-		var size int64
-		if st, err := os.Stat(served); err == nil {
-			size = st.Size()
+		source := disk.Flat()
+		if _, err := os.Stat(source); err != nil {
+			source = disk.Descriptor // a single-file disk: served as it is
 		}
 		d := exportDisk{vmDisk: disk, key: fmt.Sprintf("/%s/%s%d:%d", vm.Self.Value, disk.Controller, disk.Bus, disk.Unit),
-			path: served, size: size}
+			source: source, path: source}
+		if st, err := os.Stat(source); err == nil {
+			d.size = st.Size()
+		}
 		l.disks[name] = d
 		info.TotalDiskCapacityInKB += disk.Capacity / 1024
 		info.DeviceUrl = append(info.DeviceUrl, types.HttpNfcLeaseDeviceUrl{
@@ -172,38 +188,129 @@ func newExportLease(vm *simulator.VirtualMachine) *exportLease {
 			Url:       "https://*/nfc/" + l.ticket + "/" + name,
 			Disk:      types.NewBool(true),
 			TargetId:  name,
-			FileSize:  size,
+			FileSize:  d.size,
 		})
 	}
-	l.Info = info
-	l.State = types.HttpNfcLeaseStateReady
-	l.InitializeProgress = 100
+	l.State = types.HttpNfcLeaseStateInitializing
 	simulator.Map.Put(l)
-	l.Info.Lease = l.Self
-	exportLeases.Store(l.ticket, l)
+	info.Lease = l.Self
 	l.deadline = time.Now().Add(nfcLeaseTimeout)
 	l.timer = time.AfterFunc(nfcLeaseTimeout, l.expire)
-	go l.hash()
+	if l.format == formatRaw {
+		// The extents are served as they are: ready at once, hashed while the client downloads.
+		l.ready(info)
+	}
+	go l.prepare(info)
 	return l
 }
 
-// hash computes the manifest: the disks' files do not change while their
-// VM is powered off (only /lab/vm-disk could write to them).
-func (l *exportLease) hash() {
+// prepare hashes the disks for the manifest and, for streamOptimized,
+// writes each disk's stream to a file of the lease's, then makes the lease
+// ready. The disks' files do not change while their VM is powered off (only
+// /lab/vm-disk could write to them).
+func (l *exportLease) prepare(info *types.HttpNfcLeaseInfo) {
 	defer close(l.hashed)
-	for _, u := range l.Info.DeviceUrl {
-		entry, err := manifestEntry(l.disks[u.TargetId])
+	for i := range info.DeviceUrl {
+		u := &info.DeviceUrl[i]
+		disk := l.disks[u.TargetId]
+		entry, err := l.prepareDisk(&disk)
 		if err != nil {
 			l.manifestErr = simulator.Fault(err.Error(), &types.FileFault{File: u.TargetId})
+			// Not here: a GetManifest holds the lock until hashed is closed.
+			go simulator.Map.WithLock(l, func() {
+				if l.State == types.HttpNfcLeaseStateInitializing {
+					l.end(types.HttpNfcLeaseStateError, &types.LocalizedMethodFault{Fault: &types.FileFault{File: u.TargetId},
+						LocalizedMessage: err.Error()})
+				}
+			})
 			return
 		}
 		l.manifest = append(l.manifest, entry)
+		if l.format != formatRaw {
+			l.disks[u.TargetId] = disk // only this goroutine uses disks until the lease is ready
+			u.FileSize = disk.size
+		}
 	}
+	if l.format != formatRaw {
+		simulator.Map.WithLock(l, func() {
+			if l.State == types.HttpNfcLeaseStateInitializing {
+				l.ready(info)
+			}
+		})
+	}
+}
+
+// prepareDisk hashes what disk's url will serve, writing the stream first
+// when the lease serves streamOptimized.
+func (l *exportLease) prepareDisk(disk *exportDisk) (types.HttpNfcLeaseManifestEntry, error) {
+	entry := types.HttpNfcLeaseManifestEntry{Key: disk.key, Disk: true, Capacity: disk.Capacity}
+	src, err := os.Open(disk.source)
+	if err != nil {
+		return entry, err
+	}
+	defer src.Close()
+	entry.PopulatedSize = allocatedBytes(src)
+	h := sha1.New()
+	if l.format == formatRaw {
+		entry.Size, err = io.Copy(h, src)
+	} else {
+		var out *os.File
+		if out, err = os.CreateTemp(exportDir(), "export-*.vmdk"); err != nil {
+			return entry, err
+		}
+		defer out.Close()
+		l.files = append(l.files, out.Name())
+		disk.path = out.Name()
+		entry.Size, err = writeStreamOptimized(io.MultiWriter(out, h), src, disk.Capacity, filepath.Base(disk.FileName))
+		disk.size = entry.Size
+	}
+	entry.Sha1 = hex.EncodeToString(h.Sum(nil))
+	return entry, err
+}
+
+// ready publishes the lease's info and serves its urls. Called with l
+// locked, or before anyone knows the lease.
+func (l *exportLease) ready(info *types.HttpNfcLeaseInfo) {
+	l.deadline = time.Now().Add(nfcLeaseTimeout)
+	l.timer.Reset(nfcLeaseTimeout)
+	exportLeases.Store(l.ticket, l)
+	simulator.Map.Update(l, []types.PropertyChange{
+		{Name: "info", Val: info}, {Name: "initializeProgress", Val: int32(100)},
+		{Name: "state", Val: types.HttpNfcLeaseStateReady},
+	})
+}
+
+// allocatedBytes is how much of f's file is allocated (its populated size).
+func allocatedBytes(f *os.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Blocks*512 < st.Size() {
+		return sys.Blocks * 512
+	}
+	return st.Size()
+}
+
+// exportDir holds the streamOptimized streams of the leases: beside the
+// datastores' directory (--state-dir's exports/), else the system's
+// temporary directory.
+func exportDir() string {
+	if labDatastoreDir == "" {
+		return os.TempDir()
+	}
+	dir := filepath.Join(filepath.Dir(labDatastoreDir), "exports")
+	_ = os.MkdirAll(dir, 0o700)
+	return dir
 }
 
 // expire ends a lease that was not kept alive.
 func (l *exportLease) expire() {
 	simulator.Map.WithLock(l, func() {
+		if l.State == types.HttpNfcLeaseStateInitializing { // the timeout starts when it is ready
+			l.timer.Reset(nfcLeaseTimeout)
+			return
+		}
 		if l.State != types.HttpNfcLeaseStateReady {
 			return
 		}
@@ -221,6 +328,12 @@ func (l *exportLease) expire() {
 func (l *exportLease) end(state types.HttpNfcLeaseState, fault *types.LocalizedMethodFault) {
 	l.timer.Stop()
 	exportLeases.Delete(l.ticket)
+	go func() { // once the manifest's writer is done with them
+		<-l.hashed
+		for _, f := range l.files {
+			_ = os.Remove(f)
+		}
+	}()
 	changes := []types.PropertyChange{{Name: "state", Val: state}}
 	if fault != nil {
 		changes = append(changes, types.PropertyChange{Name: "error", Val: fault})
@@ -275,7 +388,7 @@ func (l *exportLease) HttpNfcLeaseComplete(req *types.HttpNfcLeaseComplete) soap
 
 func (l *exportLease) HttpNfcLeaseAbort(req *types.HttpNfcLeaseAbort) soap.HasFault {
 	body := new(methods.HttpNfcLeaseAbortBody)
-	if f := l.notReady(); f != nil {
+	if f := l.notReady(); f != nil && l.State != types.HttpNfcLeaseStateInitializing {
 		body.Fault_ = f
 		return body
 	}
@@ -301,28 +414,6 @@ func (l *exportLease) HttpNfcLeaseGetManifest(req *types.HttpNfcLeaseGetManifest
 	}
 	body.Res = &types.HttpNfcLeaseGetManifestResponse{Returnval: l.manifest}
 	return body
-}
-
-// manifestEntry hashes the bytes a disk's url serves.
-func manifestEntry(d exportDisk) (types.HttpNfcLeaseManifestEntry, error) {
-	f, err := os.Open(d.path)
-	if err != nil {
-		return types.HttpNfcLeaseManifestEntry{}, err
-	}
-	defer f.Close()
-	h := sha1.New()
-	size, err := io.Copy(h, f)
-	if err != nil {
-		return types.HttpNfcLeaseManifestEntry{}, err
-	}
-	entry := types.HttpNfcLeaseManifestEntry{Key: d.key, Sha1: hex.EncodeToString(h.Sum(nil)), Size: size, Disk: true,
-		Capacity: d.Capacity, PopulatedSize: size}
-	if st, err := f.Stat(); err == nil {
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Blocks*512 < size {
-			entry.PopulatedSize = sys.Blocks * 512
-		}
-	}
-	return entry, nil
 }
 
 // serveNFC serves the export leases' disks at /nfc/<ticket>/disk-N.vmdk

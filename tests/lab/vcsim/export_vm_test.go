@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,58 @@ func progress(ctx context.Context, client *vim25.Client, lease types.ManagedObje
 	return err
 }
 
+// readyLease waits for an export lease to leave state initializing.
+func readyLease(ctx context.Context, t *testing.T, client *vim25.Client, ref types.ManagedObjectReference) mo.HttpNfcLease {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if lease := leaseOf(ctx, t, client, ref); lease.State != types.HttpNfcLeaseStateInitializing {
+			return lease
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("lease %s still initializing", ref)
+	return mo.HttpNfcLease{}
+}
+
+// withExportFormat sets what export leases serve for one test.
+func withExportFormat(t *testing.T, format string) {
+	saved := nfcExportFormat
+	nfcExportFormat = format
+	t.Cleanup(func() { nfcExportFormat = saved })
+}
+
+// rawBytesOf is the disk a download holds: itself if raw, else qemu-img's conversion of it.
+func rawBytesOf(t *testing.T, format string, download []byte) []byte {
+	t.Helper()
+	if format == formatRaw {
+		return download
+	}
+	if !bytes.HasPrefix(download, []byte("KDMV")) {
+		t.Fatalf("not a sparse VMDK: %q", download[:16])
+	}
+	qemuImg, err := exec.LookPath("qemu-img")
+	if err != nil {
+		t.Skip("qemu-img not installed: the stream cannot be converted")
+	}
+	dir := t.TempDir()
+	vmdk, raw := filepath.Join(dir, "disk.vmdk"), filepath.Join(dir, "disk.raw")
+	must(t, os.WriteFile(vmdk, download, 0o600))
+	if msg, err := exec.Command(qemuImg, "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, msg)
+	}
+	converted, err := os.ReadFile(raw)
+	must(t, err)
+	return converted
+}
+
 func TestExportVmLeaseServesEachDiskWithRangesAndAManifest(t *testing.T) {
+	for _, format := range []string{formatStreamOptimized, formatRaw} {
+		t.Run(format, func(t *testing.T) { testExport(t, format) })
+	}
+}
+
+func testExport(t *testing.T, format string) {
+	withExportFormat(t, format)
 	ctx, client, base := diskLab(t)
 	vm := newDiskVM(ctx, t, client, "export-me", 3, 1)
 	disks := disksOf(t, vm)
@@ -64,7 +117,7 @@ func TestExportVmLeaseServesEachDiskWithRangesAndAManifest(t *testing.T) {
 
 	ref, err := exportVm(ctx, client, vm)
 	must(t, err)
-	lease := leaseOf(ctx, t, client, ref)
+	lease := readyLease(ctx, t, client, ref)
 	if lease.State != types.HttpNfcLeaseStateReady || lease.Info.Entity != vm.Reference() || lease.Info.Lease != ref {
 		t.Fatalf("lease: %+v", lease)
 	}
@@ -78,14 +131,17 @@ func TestExportVmLeaseServesEachDiskWithRangesAndAManifest(t *testing.T) {
 	wantKey := "/" + vm.Reference().Value + "/VirtualLsiLogicController0:"
 	for i, u := range urls {
 		if u.Key != fmt.Sprintf("%s%d", wantKey, i) || u.TargetId != fmt.Sprintf("disk-%d.vmdk", i) ||
-			!isTrue(u.Disk) || !strings.HasPrefix(u.Url, "https://*/nfc/") || u.FileSize != disks[i].Capacity {
+			!isTrue(u.Disk) || !strings.HasPrefix(u.Url, "https://*/nfc/") || u.FileSize <= 0 {
 			t.Errorf("deviceUrl %d: %+v", i, u)
 		}
 	}
+	if format == formatRaw && (urls[0].FileSize != disks[0].Capacity || urls[1].FileSize != disks[1].Capacity) {
+		t.Errorf("raw file sizes: %d, %d", urls[0].FileSize, urls[1].FileSize)
+	}
 
-	// The download: raw bytes, resumed with a Range in the middle.
+	// The download, resumed with a Range in the middle.
 	u := strings.Replace(urls[0].Url, "https://*", base, 1)
-	half := int64(len(want)) / 2
+	half := urls[0].FileSize / 2
 	status, first := get(t, u, fmt.Sprintf("bytes=0-%d", half-1))
 	if status != http.StatusPartialContent {
 		t.Fatalf("first half: %d", status)
@@ -95,10 +151,10 @@ func TestExportVmLeaseServesEachDiskWithRangesAndAManifest(t *testing.T) {
 		t.Fatalf("second half: %d", status)
 	}
 	got := append(first, rest...)
-	if sha256.Sum256(got) != sha256.Sum256(want) {
-		t.Errorf("downloaded %d bytes, not the disk's %d", len(got), len(want))
+	if int64(len(got)) != urls[0].FileSize {
+		t.Errorf("downloaded %d bytes, fileSize %d", len(got), urls[0].FileSize)
 	}
-	if status, _ := get(t, strings.Replace(urls[0].Url, "https://*", base, 1)+"x", ""); status != http.StatusNotFound {
+	if status, _ := get(t, u+"x", ""); status != http.StatusNotFound {
 		t.Errorf("unknown disk: %d", status)
 	}
 
@@ -108,14 +164,17 @@ func TestExportVmLeaseServesEachDiskWithRangesAndAManifest(t *testing.T) {
 	if len(manifest) != 2 {
 		t.Fatalf("manifest: %+v", manifest)
 	}
-	sum := sha1.Sum(want)
-	if m := manifest[0]; m.Key != urls[0].Key || m.Sha1 != hex.EncodeToString(sum[:]) || m.Size != 3*mib ||
-		!m.Disk || m.Capacity != 3*mib || m.PopulatedSize <= 0 || m.PopulatedSize > m.Size {
+	sum := sha1.Sum(got)
+	if m := manifest[0]; m.Key != urls[0].Key || m.Sha1 != hex.EncodeToString(sum[:]) || m.Size != int64(len(got)) ||
+		!m.Disk || m.Capacity != 3*mib || m.PopulatedSize <= 0 || m.PopulatedSize > m.Capacity {
 		t.Errorf("manifest entry: %+v", m)
 	}
-	zeros := sha1.Sum(make([]byte, mib))
-	if manifest[1].Sha1 != hex.EncodeToString(zeros[:]) {
-		t.Errorf("an unwritten disk's sha1: %s", manifest[1].Sha1)
+	if sha256.Sum256(rawBytesOf(t, format, got)) != sha256.Sum256(want) {
+		t.Errorf("the download does not hold the disk's %d bytes", len(want))
+	}
+	_, zeros := get(t, strings.Replace(urls[1].Url, "https://*", base, 1), "")
+	if !bytes.Equal(rawBytesOf(t, format, zeros), make([]byte, mib)) {
+		t.Errorf("an unwritten disk's download: %d bytes", len(zeros))
 	}
 
 	must(t, progress(ctx, client, ref, 50))
@@ -136,6 +195,16 @@ func TestExportVmLeaseServesEachDiskWithRangesAndAManifest(t *testing.T) {
 	if _, ok := faultOf(progress(ctx, client, ref, 60)).(types.InvalidState); !ok {
 		t.Errorf("progress after complete: %#v", faultOf(progress(ctx, client, ref, 60)))
 	}
+	var left []os.DirEntry
+	for i := 0; i < 50; i++ { // the streams go once the lease is over
+		if left, _ = os.ReadDir(exportDir()); len(left) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(left) != 0 {
+		t.Errorf("streams left in %s: %v", exportDir(), left)
+	}
 }
 
 func TestExportLeaseTimesOutWithoutProgress(t *testing.T) {
@@ -147,7 +216,7 @@ func TestExportLeaseTimesOutWithoutProgress(t *testing.T) {
 
 	ref, err := exportVm(ctx, client, vm)
 	must(t, err)
-	u := strings.Replace(leaseOf(ctx, t, client, ref).Info.DeviceUrl[0].Url, "https://*", base, 1)
+	u := strings.Replace(readyLease(ctx, t, client, ref).Info.DeviceUrl[0].Url, "https://*", base, 1)
 	for i := 0; i < 4; i++ { // kept alive past its timeout
 		time.Sleep(200 * time.Millisecond)
 		must(t, progress(ctx, client, ref, int32(10*i)))
@@ -185,6 +254,7 @@ func TestExportLeaseAbortAndSession(t *testing.T) {
 	// The VM can be exported again, and powered on once its leases are over.
 	ref2, err := exportVm(ctx, client, vm)
 	must(t, err)
+	readyLease(ctx, t, client, ref2)
 	_, err = methods.HttpNfcLeaseComplete(ctx, client, &types.HttpNfcLeaseComplete{This: ref2})
 	must(t, err)
 	must(t, startVM(ctx, vm))

@@ -31,6 +31,7 @@ type options struct {
 	inventory, stateDir            string
 	wsdlFile, instanceUUID         string
 	nfcLeaseTimeout                time.Duration
+	nfcExportFormat                string
 	dumpDefaultInventory           bool
 }
 
@@ -67,6 +68,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.instanceUUID, "instance-uuid", "", "the vCenter's about.instanceUuid (default: govmomi's fixed one)")
 	fs.DurationVar(&o.nfcLeaseTimeout, "nfc-lease-timeout", nfcLeaseTimeout,
 		"how long an ExportVm lease lives without an HttpNfcLeaseProgress (vCenter: 5m)")
+	fs.StringVar(&o.nfcExportFormat, "nfc-export-format", nfcExportFormat,
+		"what an ExportVm lease serves per disk: streamOptimized (a VMDK, as vCenter) or raw (the disk's bytes)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -80,6 +83,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.nfcLeaseTimeout < time.Second {
 		return nil, usageError("--nfc-lease-timeout must be at least 1s")
+	}
+	if o.nfcExportFormat != formatStreamOptimized && o.nfcExportFormat != formatRaw {
+		return nil, usageError("--nfc-export-format must be %s or %s", formatStreamOptimized, formatRaw)
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError("unexpected arguments: %v", fs.Args())
@@ -138,6 +144,7 @@ func run(o *options) error {
 	}
 	defer model.Remove()
 	nfcLeaseTimeout = o.nfcLeaseTimeout
+	nfcExportFormat = o.nfcExportFormat
 	if err := setInstanceUUID(o.instanceUUID); err != nil {
 		return err
 	}
