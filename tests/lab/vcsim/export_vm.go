@@ -148,7 +148,8 @@ type exportLease struct {
 	hashed      chan struct{}
 	manifest    []types.HttpNfcLeaseManifestEntry
 	manifestErr *soap.Fault
-	format      string   // nfcExportFormat when the lease was made
+	format      string // nfcExportFormat when the lease was made
+	created     time.Time
 	files       []string // the streams written for it, removed when it ends
 }
 
@@ -166,7 +167,7 @@ func (l *exportLease) Reference() types.ManagedObjectReference { return l.Self }
 
 func newExportLease(vm *simulator.VirtualMachine) *exportLease {
 	l := &exportLease{ticket: uuid.New().String(), disks: map[string]exportDisk{}, hashed: make(chan struct{}),
-		format: nfcExportFormat}
+		format: nfcExportFormat, created: time.Now()}
 	l.Self = types.ManagedObjectReference{Type: "HttpNfcLease"}
 	info := &types.HttpNfcLeaseInfo{Entity: vm.Self, LeaseTimeout: int32(nfcLeaseTimeout / time.Second)}
 	for n, disk := range vmDisks(vm) {
@@ -179,6 +180,9 @@ func newExportLease(vm *simulator.VirtualMachine) *exportLease {
 			source: source, path: source}
 		if st, err := os.Stat(source); err == nil {
 			d.size = st.Size()
+		}
+		if len(disk.Deltas) > 0 {
+			d.size = disk.Capacity // read through its snapshots' deltas
 		}
 		l.disks[name] = d
 		info.TotalDiskCapacityInKB += disk.Capacity / 1024
@@ -244,15 +248,15 @@ func (l *exportLease) prepare(info *types.HttpNfcLeaseInfo) {
 // when the lease serves streamOptimized.
 func (l *exportLease) prepareDisk(disk *exportDisk) (types.HttpNfcLeaseManifestEntry, error) {
 	entry := types.HttpNfcLeaseManifestEntry{Key: disk.key, Disk: true, Capacity: disk.Capacity}
-	src, err := os.Open(disk.source)
+	src, err := openDisk(disk.vmDisk, disk.source)
 	if err != nil {
 		return entry, err
 	}
 	defer src.Close()
-	entry.PopulatedSize = allocatedBytes(src)
+	entry.PopulatedSize = allocatedBytes(src.base)
 	h := sha1.New()
 	if l.format == formatRaw {
-		entry.Size, err = io.Copy(h, src)
+		entry.Size, err = io.Copy(h, io.NewSectionReader(src, 0, src.size))
 	} else {
 		var out *os.File
 		if out, err = os.CreateTemp(exportDir(), "export-*.vmdk"); err != nil {
@@ -441,18 +445,25 @@ func serveNFC(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "an export lease's disks are read only", http.StatusMethodNotAllowed)
 		return
 	}
-	f, err := os.Open(disk.path)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+	var content io.ReadSeeker
+	if lease.format == formatRaw { // the disk's bytes, through its snapshots' deltas if any
+		reader, err := openDisk(disk.vmDisk, disk.source)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer reader.Close()
+		content = io.NewSectionReader(reader, 0, reader.size)
+	} else {
+		f, err := os.Open(disk.path)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
+		content = f
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	log.Printf("nfc export %s %s (%s)", r.Method, disk.path, r.Header.Get("Range"))
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	http.ServeContent(w, r, "", lease.created, content)
 }

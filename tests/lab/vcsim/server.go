@@ -78,6 +78,11 @@ var taskHooks = map[string]func(*simulator.Method){
 	"CreateVM_Task":                   materializeAllDisks,
 	"ReconfigVM_Task":                 materializeAllDisks,
 	"CloneVM_Task":                    materializeAllDisks,
+	"CreateSnapshot_Task":             snapshotCreated,
+	"RemoveSnapshot_Task":             snapshotsRemoved,
+	"RemoveAllSnapshots_Task":         snapshotsRemoved,
+	"RevertToSnapshot_Task":           snapshotReverted,
+	"RevertToCurrentSnapshot_Task":    snapshotReverted,
 }
 
 func reconfigureCluster(m *simulator.Method) {

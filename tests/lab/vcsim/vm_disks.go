@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -33,9 +32,13 @@ type vmDisk struct {
 	Key        int32  // the device key (2000, 2001, ...)
 	Controller string // the controller's vim type, e.g. VirtualLsiLogicController
 	Bus, Unit  int32
-	FileName   string // the backing's "[datastore] folder/name.vmdk"
-	Descriptor string // the descriptor's path on the simulator's filesystem
+	FileName   string // the disk's own (base) file, "[datastore] folder/name.vmdk"
+	Descriptor string // its descriptor's path on the simulator's filesystem
 	Capacity   int64  // bytes
+	// With snapshots (vm_snapshots.go): the backing's file, the newest delta,
+	// and the delta extents from the newest to the oldest.
+	TopFileName string
+	Deltas      []string
 }
 
 // Flat is the extent holding the disk's bytes.
@@ -53,11 +56,20 @@ func vmDisks(vm *simulator.VirtualMachine) []vmDisk {
 				continue
 			}
 			info := backing.GetVirtualDeviceFileBackingInfo()
+			top := info.FileName
+			var deltas []string
+			for flat, ok := backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && flat.Parent != nil; flat = flat.Parent {
+				if path, ok := diskFile(vm, &flat.VirtualDeviceFileBackingInfo); ok {
+					deltas = append(deltas, deltaExtent(path))
+				}
+				info = &flat.Parent.VirtualDeviceFileBackingInfo
+			}
 			path, ok := diskFile(vm, info)
 			if !ok {
 				continue
 			}
-			d := vmDisk{Key: disk.Key, FileName: info.FileName, Descriptor: path, Capacity: disk.CapacityInBytes}
+			d := vmDisk{Key: disk.Key, FileName: info.FileName, Descriptor: path, Capacity: disk.CapacityInBytes,
+				TopFileName: top, Deltas: deltas}
 			if d.Capacity <= 0 {
 				d.Capacity = disk.CapacityInKB * 1024
 			}
@@ -214,20 +226,7 @@ func serveVMDiskWrites(mux *http.ServeMux) {
 				r.ContentLength, offset, disk.Capacity), http.StatusRequestedRangeNotSatisfiable)
 			return
 		}
-		flat, err := os.OpenFile(disk.Flat(), os.O_WRONLY, 0)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		defer flat.Close()
-		var n int64
-		if _, err = flat.Seek(offset, io.SeekStart); err == nil {
-			n, err = io.Copy(flat, io.LimitReader(r.Body, r.ContentLength))
-		}
-		if err == nil && n != r.ContentLength {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
+		if err := writeDiskAt(disk, offset, r.Body, r.ContentLength); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
