@@ -52,9 +52,10 @@ import (
 //     that is done, or was aborted, are InvalidState.
 //
 // VirtualMachine cannot be wrapped (0.24 asserts *simulator.VirtualMachine),
-// so withExportVm hands ExportVm of a VM to an exporter object of the VM's
-// moref under the type LabVmExport; the simulator then checks the session,
-// dispatches and encodes faults as for any call.
+// so withLabVMMethods hands ExportVm (and QueryChangedDiskAreas, cbt.go) of
+// a VM to an object of the VM's moref under the type LabVirtualMachine; the
+// simulator then checks the session, dispatches and encodes faults as for
+// any call.
 
 // nfcExportFormat is what an export lease's disk urls serve
 // (--nfc-export-format): streamOptimized VMDK, as vCenter, or the raw bytes.
@@ -69,15 +70,20 @@ const (
 // HttpNfcLeaseProgress (--nfc-lease-timeout; vCenter: 5 minutes).
 var nfcLeaseTimeout = 5 * time.Minute
 
-const exporterType = "LabVmExport"
+// labVMType is the type of the objects that answer the VirtualMachine
+// methods 0.24 lacks, one per VM, under the VM's moref value.
+const labVMType = "LabVirtualMachine"
+
+// labVMMethods are the methods they answer.
+var labVMMethods = map[string]bool{"ExportVm": true, "QueryChangedDiskAreas": true}
 
 // exportLeases are the export leases by their url ticket.
 var exportLeases sync.Map
 
-// withExportVm routes ExportVm of a VM to the VM's exporter.
-func withExportVm(next http.Handler) http.Handler {
+// withLabVMMethods routes labVMMethods of a VM to the VM's labVM.
+func withLabVMMethods(next http.Handler) http.Handler {
 	return onSOAPCall(next, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if routed, ok := routeExportVm(body); ok {
+		if routed, ok := routeVMMethod(body); ok {
 			body = routed
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -86,37 +92,47 @@ func withExportVm(next http.Handler) http.Handler {
 	})
 }
 
-func routeExportVm(body []byte) ([]byte, bool) {
-	if !bytes.Contains(body, []byte("ExportVm")) {
+func routeVMMethod(body []byte) ([]byte, bool) {
+	if !bytes.Contains(body, []byte("ExportVm")) && !bytes.Contains(body, []byte("QueryChangedDiskAreas")) {
 		return nil, false
 	}
 	method, err := simulator.UnmarshalBody(types.TypeFunc(), body)
-	if err != nil || method.Name != "ExportVm" || method.This.Type != "VirtualMachine" {
+	if err != nil || !labVMMethods[method.Name] || method.This.Type != "VirtualMachine" {
 		return nil, false
 	}
 	if _, ok := simulator.Map.Get(method.This).(*simulator.VirtualMachine); !ok {
 		return nil, false // the simulator's ManagedObjectNotFound
 	}
-	ref := types.ManagedObjectReference{Type: exporterType, Value: method.This.Value}
+	ref := types.ManagedObjectReference{Type: labVMType, Value: method.This.Value}
 	if simulator.Map.Get(ref) == nil {
-		simulator.Map.Put(&vmExporter{Self: ref})
+		simulator.Map.Put(&labVM{Self: ref})
 	}
-	return bytes.Replace(body, []byte(`type="VirtualMachine"`), []byte(`type="`+exporterType+`"`), 1), true
+	// _this comes first; a snapshot argument's type is VirtualMachineSnapshot.
+	return bytes.Replace(body, []byte(`type="VirtualMachine"`), []byte(`type="`+labVMType+`"`), 1), true
 }
 
-// vmExporter answers ExportVm for the VM of the same moref value.
-type vmExporter struct {
+// labVM answers labVMMethods for the VM of the same moref value.
+type labVM struct {
 	Self types.ManagedObjectReference
 }
 
-func (e *vmExporter) Reference() types.ManagedObjectReference { return e.Self }
+func (e *labVM) Reference() types.ManagedObjectReference { return e.Self }
 
-func (e *vmExporter) ExportVm(ctx *simulator.Context, req *types.ExportVm) soap.HasFault {
-	body := new(methods.ExportVmBody)
-	vmRef := types.ManagedObjectReference{Type: "VirtualMachine", Value: e.Self.Value}
-	vm, ok := simulator.Map.Get(vmRef).(*simulator.VirtualMachine)
+// vm is the VM e answers for.
+func (e *labVM) vm() (*simulator.VirtualMachine, *soap.Fault) {
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: e.Self.Value}
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
 	if !ok {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: vmRef})
+		return nil, simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
+	}
+	return vm, nil
+}
+
+func (e *labVM) ExportVm(ctx *simulator.Context, req *types.ExportVm) soap.HasFault {
+	body := new(methods.ExportVmBody)
+	vm, fault := e.vm()
+	if fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 	var state types.VirtualMachinePowerState

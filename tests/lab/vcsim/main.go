@@ -32,6 +32,7 @@ type options struct {
 	wsdlFile, instanceUUID         string
 	nfcLeaseTimeout                time.Duration
 	nfcExportFormat                string
+	cbtWindow                      int64
 	dumpDefaultInventory           bool
 }
 
@@ -70,6 +71,8 @@ func parseFlags(args []string) (*options, error) {
 		"how long an ExportVm lease lives without an HttpNfcLeaseProgress (vCenter: 5m)")
 	fs.StringVar(&o.nfcExportFormat, "nfc-export-format", nfcExportFormat,
 		"what an ExportVm lease serves per disk: streamOptimized (a VMDK, as vCenter) or raw (the disk's bytes)")
+	fs.Int64Var(&o.cbtWindow, "cbt-window", cbtWindow,
+		"bytes of a disk one QueryChangedDiskAreas answer covers (a multiple of 65536)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -86,6 +89,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.nfcExportFormat != formatStreamOptimized && o.nfcExportFormat != formatRaw {
 		return nil, usageError("--nfc-export-format must be %s or %s", formatStreamOptimized, formatRaw)
+	}
+	if o.cbtWindow <= 0 || o.cbtWindow%grainBytes != 0 {
+		return nil, usageError("--cbt-window must be a positive multiple of %d", grainBytes)
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError("unexpected arguments: %v", fs.Args())
@@ -145,6 +151,7 @@ func run(o *options) error {
 	defer model.Remove()
 	nfcLeaseTimeout = o.nfcLeaseTimeout
 	nfcExportFormat = o.nfcExportFormat
+	cbtWindow = o.cbtWindow
 	if err := setInstanceUUID(o.instanceUUID); err != nil {
 		return err
 	}

@@ -50,13 +50,13 @@ func newServer(svc *simulator.Service, listener net.Listener, cert tls.Certifica
 }
 
 // labHandler is the simulator's SOAP handler with the lab's HTTP-level
-// extensions: Destroy_Task of clusters and datacenters, ExportVm
-// (export_vm.go), the task hooks, the hosts' usage with DRS placement at
-// power-on (capacity.go), and datastore searches without a spec or
-// matchPattern (datastore_search.go); around them all, the count of SOAP
-// requests by method (soap_requests.go).
+// extensions: Destroy_Task of clusters and datacenters, ExportVm and
+// QueryChangedDiskAreas (export_vm.go, cbt.go), the task hooks, the hosts'
+// usage with DRS placement at power-on (capacity.go), and datastore searches
+// without a spec or matchPattern (datastore_search.go); around them all, the
+// count of SOAP requests by method (soap_requests.go).
 func labHandler(mux http.Handler) http.Handler {
-	return withSOAPCounts(soapRequests, withEntityDestroy(withExportVm(withTaskHooks(withCapacity(withDatastoreSearch(mux))))))
+	return withSOAPCounts(soapRequests, withEntityDestroy(withLabVMMethods(withTaskHooks(withCapacity(withDatastoreSearch(mux))))))
 }
 
 // soapRequests counts the SOAP requests the server has served.
@@ -75,9 +75,9 @@ var taskHooks = map[string]func(*simulator.Method){
 	"AddDVPortgroup_Task":             addedPortgroups,
 	"ReconfigureDVPortgroup_Task":     reconfiguredPortgroup,
 	"Destroy_Task":                    destroyedPortgroup,
-	"CreateVM_Task":                   materializeAllDisks,
-	"ReconfigVM_Task":                 materializeAllDisks,
-	"CloneVM_Task":                    materializeAllDisks,
+	"CreateVM_Task":                   vmDisksChanged,
+	"ReconfigVM_Task":                 vmDisksChanged,
+	"CloneVM_Task":                    vmDisksChanged,
 	"CreateSnapshot_Task":             snapshotCreated,
 	"RemoveSnapshot_Task":             snapshotsRemoved,
 	"RemoveAllSnapshots_Task":         snapshotsRemoved,

@@ -29,6 +29,7 @@ import (
 
 // vmDisk is one virtual disk of a VM and where its bytes are.
 type vmDisk struct {
+	VM         types.ManagedObjectReference
 	Key        int32  // the device key (2000, 2001, ...)
 	Controller string // the controller's vim type, e.g. VirtualLsiLogicController
 	Bus, Unit  int32
@@ -68,7 +69,7 @@ func vmDisks(vm *simulator.VirtualMachine) []vmDisk {
 			if !ok {
 				continue
 			}
-			d := vmDisk{Key: disk.Key, FileName: info.FileName, Descriptor: path, Capacity: disk.CapacityInBytes,
+			d := vmDisk{VM: vm.Self, Key: disk.Key, FileName: info.FileName, Descriptor: path, Capacity: disk.CapacityInBytes,
 				TopFileName: top, Deltas: deltas}
 			if d.Capacity <= 0 {
 				d.Capacity = disk.CapacityInKB * 1024
@@ -182,8 +183,16 @@ func materializeDisk(disk vmDisk) error {
 	return os.WriteFile(disk.Descriptor, flatDescriptor(disk.Capacity, filepath.Base(disk.Flat())), 0o600)
 }
 
-// materializeAllDisks is the task hook: the calls that add or grow disks
-// name a VM that may not exist yet (CreateVM_Task), so every VM is checked.
+// vmDisksChanged is the task hook of the calls that add or grow disks or
+// turn change tracking on or off (CreateVM_Task, ReconfigVM_Task,
+// CloneVM_Task): the disks' files (below), their tracking (cbt.go).
+func vmDisksChanged(m *simulator.Method) {
+	materializeAllDisks(m)
+	changeTrackingToggled()
+}
+
+// materializeAllDisks makes every VM's disk files: the calls that add or
+// grow disks name a VM that may not exist yet (CreateVM_Task).
 func materializeAllDisks(*simulator.Method) {
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		if vm, ok := e.(*simulator.VirtualMachine); ok {

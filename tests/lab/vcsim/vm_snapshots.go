@@ -54,9 +54,10 @@ var snapshotDeltas = struct {
 }{of: map[types.ManagedObjectReference]*snapshotRecord{}}
 
 type snapshotRecord struct {
-	vm    types.ManagedObjectReference
-	seq   int
-	disks map[int32]snapshotDisk // by device key
+	vm        types.ManagedObjectReference
+	seq       int
+	disks     map[int32]snapshotDisk // by device key
+	changeIDs map[int32]string       // the tracked disks' change IDs at the snapshot (cbt.go)
 }
 
 type snapshotDisk struct {
@@ -77,11 +78,12 @@ func snapshotCreated(m *simulator.Method) {
 	if !ok {
 		return
 	}
+	changeIDs := trackedChangeIDs(vm.Self) // before the VM's lock: cbt.go locks the other way round
 	simulator.Map.WithLock(vm, func() {
 		if vm.Snapshot == nil || vm.Snapshot.CurrentSnapshot == nil {
 			return
 		}
-		record := &snapshotRecord{vm: vm.Self, disks: map[int32]snapshotDisk{}}
+		record := &snapshotRecord{vm: vm.Self, disks: map[int32]snapshotDisk{}, changeIDs: changeIDs}
 		devices := append(object.VirtualDeviceList(nil), vm.Config.Hardware.Device...) // the snapshot keeps the old list
 		for i, device := range devices {
 			disk, ok := device.(*types.VirtualDisk)
@@ -91,6 +93,9 @@ func snapshotCreated(m *simulator.Method) {
 			parent, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
 			if !ok {
 				continue
+			}
+			if id, ok := changeIDs[disk.Key]; ok {
+				parent.ChangeId = id // the snapshot's disk, and the VM's through its delta
 			}
 			delta, err := makeDelta(vm, disk, parent)
 			if err != nil {
@@ -355,6 +360,7 @@ func snapshotReverted(m *simulator.Method) {
 		if err != nil {
 			log.Printf("reverting %s disk %d: %v", vm.Name, disk.Key, err)
 		}
+		trackingReset(vm.Self, disk.Key)
 	}
 }
 
@@ -466,7 +472,9 @@ func writeDiskAt(d vmDisk, offset int64, body io.Reader, n int64) error {
 	}
 	defer out.Close()
 	if len(d.Deltas) == 0 {
-		_, err = out.WriteAt(data, offset)
+		if _, err = out.WriteAt(data, offset); err == nil {
+			trackWrite(d, offset, n)
+		}
 		return err
 	}
 	below := d
@@ -497,6 +505,8 @@ func writeDiskAt(d vmDisk, offset int64, body io.Reader, n int64) error {
 		}
 		held[g] = true
 	}
-	_, err = out.WriteAt(data, offset)
+	if _, err = out.WriteAt(data, offset); err == nil {
+		trackWrite(d, offset, n)
+	}
 	return err
 }
