@@ -123,10 +123,14 @@ func withTaskHooks(next http.Handler) http.Handler {
 			return
 		}
 
+		owner := snapshotOwner(method) // before the call: RemoveSnapshot_Task unregisters the snapshot
 		res := newBufferedResponse()
 		next.ServeHTTP(res, r)
 		if taskSucceeded(res.body.Bytes()) {
 			hook(method)
+		}
+		if owner != nil {
+			taskOnVM(responseTask(res.body.Bytes()), owner)
 		}
 		res.copyTo(w)
 	})
@@ -152,6 +156,12 @@ func hookFor(body []byte) (*simulator.Method, func(*simulator.Method)) {
 // completed successfully. Simulator tasks run synchronously, so the task
 // is already finished when the response is written.
 func taskSucceeded(response []byte) bool {
+	task := responseTask(response)
+	return task != nil && task.Info.State == types.TaskInfoStateSuccess
+}
+
+// responseTask is the Task a SOAP response returns, or nil.
+func responseTask(response []byte) *simulator.Task {
 	var envelope struct {
 		Body struct {
 			Response struct {
@@ -163,15 +173,39 @@ func taskSucceeded(response []byte) bool {
 		}
 	}
 	if err := xml.Unmarshal(response, &envelope); err != nil {
-		return false
+		return nil
 	}
 	returnval := envelope.Body.Response.Returnval
 	if returnval.Type != "Task" {
-		return false
+		return nil
 	}
 	ref := types.ManagedObjectReference{Type: "Task", Value: returnval.Value}
-	task, ok := simulator.Map.Get(ref).(*simulator.Task)
-	return ok && task.Info.State == types.TaskInfoStateSuccess
+	task, _ := simulator.Map.Get(ref).(*simulator.Task)
+	return task
+}
+
+// snapshotOwner is the VM of the snapshot a method is called on, or nil.
+func snapshotOwner(m *simulator.Method) *simulator.VirtualMachine {
+	if snapshot, ok := simulator.Map.Get(m.This).(*simulator.VirtualMachineSnapshot); ok {
+		vm, _ := simulator.Map.Get(snapshot.Vm).(*simulator.VirtualMachine)
+		return vm
+	}
+	return nil
+}
+
+// taskOnVM makes a snapshot's task (RemoveSnapshot_Task,
+// RevertToSnapshot_Task) the VM's, as in vCenter: 0.24 gives it the
+// snapshot as info.entity, which is no ManagedEntity, and pyVmomi fails to
+// read the task ("expected type vim.ManagedEntity, but got vim.vm.Snapshot").
+func taskOnVM(task *simulator.Task, vm *simulator.VirtualMachine) {
+	if task == nil {
+		return
+	}
+	simulator.Map.WithLock(task, func() {
+		simulator.Map.Update(task, []types.PropertyChange{
+			{Name: "info.entity", Val: vm.Self}, {Name: "info.entityName", Val: vm.Name},
+		})
+	})
 }
 
 // bufferedResponse holds a response back until the hook has run.

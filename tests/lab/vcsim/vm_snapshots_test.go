@@ -120,6 +120,11 @@ func TestSnapshotsMakeDeltasThatConsolidate(t *testing.T) {
 	// Removing s1 merges its delta into the base; s2 and the VM follow.
 	task, err = vm.RemoveSnapshot(ctx, "s1", false, nil)
 	runTask(ctx, t, task, err)
+	var removal mo.Task // the VM's task, as in vCenter (0.24: the snapshot's, which pyVmomi cannot read)
+	must(t, task.Properties(ctx, task.Reference(), []string{"info"}, &removal))
+	if removal.Info.Entity == nil || *removal.Info.Entity != vm.Reference() || removal.Info.EntityName != "snappy" {
+		t.Errorf("RemoveSnapshot_Task's entity: %v %q", removal.Info.Entity, removal.Info.EntityName)
+	}
 	if got := chain(diskBacking(ctx, t, vm, vm.Reference())); strings.Join(got, " ") != "snappy-000002.vmdk snappy.vmdk" {
 		t.Errorf("the VM's disk after removing s1: %v", got)
 	}
