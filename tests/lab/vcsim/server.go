@@ -124,13 +124,25 @@ func withTaskHooks(next http.Handler) http.Handler {
 		}
 
 		owner := snapshotOwner(method) // before the call: RemoveSnapshot_Task unregisters the snapshot
+		restore := preserveCloneSource(method)
 		res := newBufferedResponse()
 		next.ServeHTTP(res, r)
-		if taskSucceeded(res.body.Bytes()) {
+		task := responseTask(res.body.Bytes())
+		succeeded := task != nil && task.Info.State == types.TaskInfoStateSuccess
+		if succeeded {
 			hook(method)
 		}
+		if restore != nil {
+			var clone *types.ManagedObjectReference
+			if succeeded {
+				if ref, ok := task.Info.Result.(types.ManagedObjectReference); ok {
+					clone = &ref
+				}
+			}
+			restore(clone)
+		}
 		if owner != nil {
-			taskOnVM(responseTask(res.body.Bytes()), owner)
+			taskOnVM(task, owner)
 		}
 		res.copyTo(w)
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -263,4 +264,91 @@ func findVMDisk(vmRef, diskKey string) (vmDisk, int, string) {
 		}
 	}
 	return vmDisk{}, http.StatusNotFound, fmt.Sprintf("VM %s has no virtual disk %d", vmRef, key)
+}
+
+// preserveCloneSource is called before CloneVM_Task: 0.24's clone empties
+// the file name and parent of the source VM's own disk backings (it hands
+// the source's device objects to the new VM, which then names its files
+// there), so after a clone the source's disks would name the clone's files.
+// The returned function, called after the call, gives the source back its
+// backings as they were and, if the clone was made, copies each disk's
+// bytes (as the guest sees them, through snapshots' deltas) into the
+// clone's disk of the same key, as vCenter copies them; all-zero grains
+// are skipped, so the copy stays sparse.
+func preserveCloneSource(m *simulator.Method) func(clone *types.ManagedObjectReference) {
+	vm, ok := simulator.Map.Get(m.This).(*simulator.VirtualMachine)
+	if !ok || m.Name != "CloneVM_Task" {
+		return nil
+	}
+	saved := map[int32]types.VirtualDiskFlatVer2BackingInfo{}
+	var disks []vmDisk
+	simulator.Map.WithLock(vm, func() {
+		for _, device := range vm.Config.Hardware.Device {
+			if disk, ok := device.(*types.VirtualDisk); ok {
+				if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+					saved[disk.Key] = *b
+				}
+			}
+		}
+	})
+	disks = vmDisks(vm)
+	return func(clone *types.ManagedObjectReference) {
+		simulator.Map.WithLock(vm, func() {
+			devices := append(object.VirtualDeviceList(nil), vm.Config.Hardware.Device...)
+			for i, device := range devices {
+				if disk, ok := device.(*types.VirtualDisk); ok {
+					if b, ok := saved[disk.Key]; ok {
+						changed := *disk
+						changed.Backing = &b
+						devices[i] = &changed
+					}
+				}
+			}
+			vm.Config.Hardware.Device = devices
+		})
+		if clone == nil {
+			return
+		}
+		target, ok := simulator.Map.Get(*clone).(*simulator.VirtualMachine)
+		if !ok {
+			return
+		}
+		for _, dst := range vmDisks(target) {
+			for _, src := range disks {
+				if src.Key == dst.Key {
+					if err := copyDisk(src, dst); err != nil {
+						log.Printf("clone %s disk %d: %v", target.Name, dst.Key, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// copyDisk copies src's bytes into dst's flat extent, leaving holes where
+// src has zeros.
+func copyDisk(src, dst vmDisk) error {
+	in, err := openDisk(src, src.Flat())
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst.Flat(), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	grain := make([]byte, grainBytes)
+	for off := int64(0); off < in.size && off < dst.Capacity; off += grainBytes {
+		n, err := in.ReadAt(grain, off)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if n > 0 && !allZero(grain[:n]) {
+			if _, err := out.WriteAt(grain[:n], off); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
@@ -151,5 +152,45 @@ func TestSnapshotsMakeDeltasThatConsolidate(t *testing.T) {
 	}
 	if len(disksOf(t, vm)[0].Deltas) != 0 || len(snapshotDeltas.of) != 0 {
 		t.Errorf("deltas left: %v, records %d", disksOf(t, vm)[0].Deltas, len(snapshotDeltas.of))
+	}
+}
+
+func TestCloneCopiesTheDisksAndLeavesTheSource(t *testing.T) {
+	ctx, client, base := diskLab(t)
+	vm := newDiskVM(ctx, t, client, "original", 1)
+	d := disksOf(t, vm)[0]
+	if got := writeDisk(t, base, vm, d.Key, 1000, []byte("before the snapshot")); got != http.StatusNoContent {
+		t.Fatalf("write: %d", got)
+	}
+	task, err := vm.CreateSnapshot(ctx, "s", "", false, false)
+	runTask(ctx, t, task, err)
+	if got := writeDisk(t, base, vm, d.Key, 500000, []byte("after it")); got != http.StatusNoContent {
+		t.Fatalf("write: %d", got)
+	}
+	before := chain(diskBacking(ctx, t, vm, vm.Reference()))
+	want := guestView(t, vm)
+
+	cr := named("ClusterComputeResource", "Cluster-A").(*simulator.ClusterComputeResource)
+	pool := *cr.ResourcePool
+	task, err = vm.Clone(ctx, object.NewFolder(client, datacenterOf(cr.Self).VmFolder), "copy",
+		types.VirtualMachineCloneSpec{Location: types.VirtualMachineRelocateSpec{Pool: &pool}})
+	ref, err := taskResult(ctx, task, err)
+	must(t, err)
+	clone := object.NewVirtualMachine(client, ref)
+
+	if got := chain(diskBacking(ctx, t, vm, vm.Reference())); strings.Join(got, " ") != strings.Join(before, " ") {
+		t.Errorf("the source's disk after the clone: %v, was %v", got, before)
+	}
+	if got := chain(diskBacking(ctx, t, clone, clone.Reference())); strings.Join(got, " ") != "copy.vmdk" {
+		t.Errorf("the clone's disk: %v", got)
+	}
+	if !bytes.Equal(guestView(t, clone), want) {
+		t.Errorf("the clone's disk does not hold the source's bytes")
+	}
+	if got := writeDisk(t, base, clone, d.Key, 1000, []byte("the clone's own")); got != http.StatusNoContent {
+		t.Fatalf("write: %d", got)
+	}
+	if !bytes.Equal(guestView(t, vm), want) {
+		t.Errorf("a write into the clone changed the source")
 	}
 }
