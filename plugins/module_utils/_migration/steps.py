@@ -11,6 +11,8 @@ value at most 255 characters, as nova keeps an aggregate's metadata. It holds:
   fixed list derived from the record alone (``steps``), so a resumed run starts at the one after;
 - what the claim fixed: ``source_power`` (the power state before the migration), ``disks``
   (the plan's disk keys, comma-separated), ``nics`` (how many), ``nova`` (the source's nova ID);
+- ``owner`` and ``heartbeat``: the run working on it (``may_run``: one run at a time, a dead one
+  taken over); ``source_fp``: the stopped source's fingerprint (``check_source_unchanged``);
 - the facts later steps and the undoing need: ``stopped``, ``disk.<key>.stream_sha1``,
   ``disk.<key>.sha256`` (the source disk's bytes), ``disk.<key>.target_sha256``,
   ``disk.<key>.image``, ``port.<n>`` (``<port id>:moved`` or ``<port id>:created``), ``server``.
@@ -24,6 +26,9 @@ and completes it after its last download (or lets it lapse when interrupted).
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from .._common.errors import BackendError
 
@@ -57,8 +62,12 @@ def _name(step, disk):
     return step if disk is None else "%s:%s" % (step, disk)
 
 
-def claim_record(plan):
-    """The record the claim writes: what the rest of the migration is fixed to."""
+def claim_record(plan, source_fp=None):
+    """The record the claim writes: what the rest of the migration is fixed to.
+
+    ``source_fp`` (``source_fingerprint()``) is the powered-off source's fingerprint; a source
+    that runs gets it recorded by ``stop_source`` instead.
+    """
     record = {
         "state": "running", "at": "claim", "source": plan["source"]["moref"],
         "source_power": plan["source"]["power_state"],
@@ -67,6 +76,8 @@ def claim_record(plan):
     }
     if plan["source"].get("nova_id"):
         record["nova"] = plan["source"]["nova_id"]
+    if source_fp:
+        record["source_fp"] = source_fp
     check(record)
     return record
 
@@ -198,3 +209,47 @@ def finalized(record, action):
     if action["action"] == "delete_record":
         return None
     return dict(record, **{FINALIZE_FACTS[action["action"]]: "1"})
+
+
+# A run writes its owner and a heartbeat into the record with every step and every progress
+# report (at least every STALE_AFTER / 4): another run finding the record running and the heartbeat
+# fresh refuses; a stale one (its run was killed) is taken over and resumed.
+STALE_AFTER = 600
+
+
+def may_run(record, owner, now, stale_after=STALE_AFTER):
+    """Whether run ``owner`` may work on the migration at epoch ``now``: (True, None) or (False, why)."""
+    if record is None or record.get("state") != "running" or record.get("owner") in (None, owner):
+        return True, None
+    try:
+        beat = float(record.get("heartbeat") or 0)
+    except ValueError:
+        beat = 0.0
+    if now - beat >= stale_after:
+        return True, None
+    return False, "run %s is working on this migration (at %s, its last heartbeat %d s ago); wait for it, or for " \
+                  "%d s without a heartbeat" % (record["owner"], record.get("at"), now - beat, stale_after)
+
+
+def heartbeat(record, owner, now):
+    """The record with this run's owner and heartbeat (epoch seconds)."""
+    return dict(record, owner=owner, heartbeat="%d" % now)
+
+
+def source_fingerprint(facts):
+    """A short fingerprint of the powered-off source, to tell whether it changed between two runs.
+
+    ``facts`` is plain data read after the source stopped: the VM's ``config.changeVersion`` and,
+    per disk, its extent's datastore path, size and modification time (a power-on or a write
+    changes them). Any JSON-ready value will do; the fingerprint is its canonical sha256.
+    """
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def check_source_unchanged(record, source_fp):
+    """Refuse to go on copying a source that changed since it was stopped (someone powered it on)."""
+    recorded = (record or {}).get("source_fp")
+    if recorded and recorded != source_fp:
+        raise MigrationRefused("The source changed since this migration stopped it (it was powered on or "
+                               "reconfigured): the bytes copied so far are not its bytes any more. Roll the "
+                               "migration back (state=rolled_back) and start it again.")

@@ -158,3 +158,31 @@ def test_finalize_only_a_done_migration_and_resume_it():
 def test_ports_read_back_from_the_record():
     assert steps.ports({"port.1": "p-9:created", "port.0": "p-1:moved", "disks": "1"}) == [(0, "p-1", "moved"),
                                                                                            (1, "p-9", "created")]
+
+
+def test_one_run_at_a_time_and_a_dead_run_is_taken_over():
+    record = steps.heartbeat(steps.claim_record(plan()), "run-a", 1000)
+    assert (record["owner"], record["heartbeat"]) == ("run-a", "1000")
+    assert steps.may_run(record, "run-a", 1001) == (True, None)
+    allowed, why = steps.may_run(record, "run-b", 1100)
+    assert not allowed
+    assert why == "run run-a is working on this migration (at claim, its last heartbeat 100 s ago); wait for it, or " \
+                  "for 600 s without a heartbeat"
+    assert steps.may_run(record, "run-b", 1600) == (True, None)
+    assert steps.may_run(dict(record, state="done"), "run-b", 1100) == (True, None)
+    assert steps.may_run(None, "run-b", 0) == (True, None)
+    assert steps.next_step(steps.heartbeat(record, "run-b", 1600)) == ("stop_source", None)
+
+
+def test_a_source_that_changed_between_runs_is_refused():
+    facts = {"change_version": "2026-12-01T20:00:00Z", "disks": [["[nfs-a] vm/vm-flat.vmdk", 1024, "20:00"]]}
+    fp = steps.source_fingerprint(facts)
+    assert len(fp) == 64 and fp == steps.source_fingerprint(dict(reversed(list(facts.items()))))
+    record = steps.claim_record(plan(power="poweredOff"), source_fp=fp)
+    steps.check_source_unchanged(record, fp)
+    steps.check_source_unchanged(steps.claim_record(plan()), fp)  # not stopped yet: nothing to compare
+    later = steps.source_fingerprint(dict(facts, change_version="2026-12-01T20:30:00Z"))
+    with pytest.raises(steps.MigrationRefused, match="The source changed since this migration stopped it"):
+        steps.check_source_unchanged(record, later)
+    stopped = steps.completed(steps.claim_record(plan()), "stop_source", source_fp=fp)
+    assert stopped["source_fp"] == fp and stopped["stopped"] == "1"
