@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from .._common.errors import BackendError
 
 LIMIT = 255
+# nova's schema for aggregate metadata keys (parameter_types.metadata_with_null).
+KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
 DISK_STEPS = ("download", "convert", "hash_target", "upload")
 STATES = ("running", "done", "rolled_back")
 
@@ -83,9 +86,10 @@ def claim_record(plan, source_fp=None):
 
 
 def check(record):
-    """Refuse a record nova's metadata could not hold (key or value over 255 characters, not a string)."""
+    """Refuse a record nova's metadata could not hold (a key nova's schema refuses, a value over 255
+    characters or not a string)."""
     for key, value in record.items():
-        if not isinstance(value, str) or len(key) > LIMIT or len(value) > LIMIT:
+        if not isinstance(value, str) or not KEY.match(key) or len(value) > LIMIT:
             raise BackendError("The migration record's %s does not fit nova's metadata (strings of at most %d "
                                "characters): %r" % (key, LIMIT, value))
     return record

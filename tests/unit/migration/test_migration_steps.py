@@ -93,6 +93,10 @@ def test_the_record_fits_nova_metadata():
         steps.completed(record, "stop_source", note="x" * 256)
     with pytest.raises(BackendError, match="does not fit"):
         steps.check({"at": 5})
+    with pytest.raises(BackendError, match="does not fit"):
+        steps.check({"disk/2000": "x"})
+    whole, _ = run(None)
+    assert steps.check(whole) == whole
 
 
 def test_a_disk_whose_hashes_differ_starts_again_from_its_download():
