@@ -106,7 +106,9 @@ class VCenterClient:
         self.endpoint = "%s:%s" % (self.hostname, self.port)
         self._secrets = (password,)
         self.ca_file = params.get("ca_file")
-        self.service_instance = self._login(password, _ssl_context(params.get("validate_certs", True), self.ca_file))
+        # Kept for the HTTPS reads beside the API (export lease downloads: export_lease.py).
+        self.ssl_context = _ssl_context(params.get("validate_certs", True), self.ca_file)
+        self.service_instance = self._login(password, self.ssl_context)
         self.content = self.service_instance.RetrieveContent()
 
     def _login(self, password, ssl_context):
@@ -161,6 +163,10 @@ class VCenterClient:
         else:
             text = "Unexpected error talking to vCenter %s: %s: %s" % (where, type(error).__name__, error)
         return VCenterError(one_line(text, self._secrets))
+
+    def session_cookie(self):
+        """The session's cookie header value, which vCenter's file and NFC URLs take beside their ticket."""
+        return getattr(self.service_instance._stub, "cookie", None)
 
     def logout(self):
         # The session manager of the content read at login: pyVim's Disconnect would read the content again.
