@@ -127,6 +127,14 @@ def completed(record, step, disk=None, **facts):
     return check(new)
 
 
+def noted(record, **facts):
+    """The record with facts learnt inside a step that has not completed (a port moved, an image
+    created, the progress), so that an interruption half-way through the step loses none of them."""
+    if record is None or record.get("state") != "running":
+        raise BackendError("Facts can be noted only in a running migration.")
+    return check(dict(record, **{key: str(value) for key, value in facts.items()}))
+
+
 def restart_disk(record, disk):
     """The record with one disk's copy to do again (its hashes differed): back to the step before its download."""
     order = steps(record)

@@ -190,3 +190,12 @@ def test_a_source_that_changed_between_runs_is_refused():
         steps.check_source_unchanged(record, later)
     stopped = steps.completed(steps.claim_record(plan()), "stop_source", source_fp=fp)
     assert stopped["source_fp"] == fp and stopped["stopped"] == "1"
+
+
+def test_facts_learnt_inside_a_step_are_noted_without_completing_it():
+    record, _ = run(None, stop_after=10)  # up to the upload of 2001: next, the ports
+    half = steps.noted(record, **{"port.0": "port-1:moved", "progress": "5/10 1 B/s"})
+    assert steps.next_step(half) == ("ports", None)
+    assert [a["action"] for a in steps.rollback_actions(half)][:1] == ["reattach_port"]
+    with pytest.raises(BackendError, match="only in a running migration"):
+        steps.noted(run(None)[0], progress="x")
