@@ -6,8 +6,8 @@ Python's hashlib cannot save a digest's state, so a sha256 over a whole disk can
 carried across runs by itself. A download therefore keeps, beside the staged bytes, a sha256
 of every whole ``CHUNK`` (``StreamHashes.saved()``, written after the chunk's bytes are on
 disk). An interrupted copy resumes (``resume``) by re-reading the staged prefix locally, chunk
-by chunk: each chunk whose bytes still hash as recorded feeds the whole-stream digests again,
-and the download goes on with a ``Range`` request from the first chunk that does not (missing,
+by chunk: the chunks whose bytes still hash as recorded feed the whole-stream digests (and
+any sink, such as the streamOptimized reader) again, and the download goes on with a ``Range`` request from the first chunk that does not (missing,
 short or changed). Re-reading the prefix costs local disk reads, not the network; a run on
 another controller, or one whose staging files are gone, restarts the disk from 0. A resume
 is only valid for the same stream: ``resume`` refuses saved state of another size (a new
@@ -35,10 +35,11 @@ class DiskMismatch(BackendError):
 class StreamHashes:
     """Digests of one stream fed in order: whole-stream digests by algorithm, and a sha256 per whole chunk."""
 
-    def __init__(self, algorithms=("sha256",), chunk=CHUNK, size=None):
+    def __init__(self, algorithms=("sha256",), chunk=CHUNK, size=None, sinks=()):
         if chunk <= 0:
             raise ValueError("chunk must be positive")
         self.algorithms, self.chunk, self.size = tuple(algorithms), chunk, size
+        self.sinks = tuple(sinks)  # also fed every byte in order: e.g. stream_optimized.RawDisk.update
         self._whole = {name: hashlib.new(name) for name in self.algorithms}
         self._piece = hashlib.sha256()
         self._piece_len = 0
@@ -51,6 +52,8 @@ class StreamHashes:
             raise DiskMismatch("The stream is longer than its %d bytes." % self.size)
         for digest in self._whole.values():
             digest.update(view)
+        for sink in self.sinks:
+            sink(view)
         while view:
             take = min(len(view), self.chunk - self._piece_len)
             self._piece.update(view[:take])
@@ -75,39 +78,41 @@ class StreamHashes:
         """Where a resumed download would start from: the end of the last whole chunk."""
         return len(self.chunks) * self.chunk
 
-    def _snapshot(self):
-        return {name: digest.copy() for name, digest in self._whole.items()}
+
+def _good_prefix(saved, read_at):
+    """How many bytes from 0 are still staged as the saved chunk digests say (whole chunks)."""
+    chunk = saved["chunk"]
+    for index, expected in enumerate(saved["chunks"]):
+        piece, done = hashlib.sha256(), 0
+        while done < chunk:
+            data = read_at(index * chunk + done, min(READ_SIZE, chunk - done))
+            if not data:
+                return index * chunk
+            piece.update(data)
+            done += len(data)
+        if piece.hexdigest() != expected:
+            return index * chunk
+    return len(saved["chunks"]) * chunk
 
 
-def resume(saved, read_at, size=None):
+def resume(saved, read_at, size=None, sinks=()):
     """A StreamHashes over the staged prefix that still matches ``saved``; its ``offset`` is where to go on.
 
     ``read_at(offset, length)`` reads the staging file (fewer bytes at its end, none past it).
     ``size`` is the stream's size now (the new lease's ``fileSize``): another size than the
-    saved one, or no saved state, restarts the stream at 0.
+    saved one, or no saved state, restarts the stream at 0. The prefix is read twice: once to
+    check its chunks, once to feed the digests and ``sinks`` (a streamOptimized reader) again.
     """
     if not saved or (size is not None and saved.get("size") not in (None, size)):
         return StreamHashes(saved.get("algorithms", ("sha256",)) if saved else ("sha256",),
-                            saved.get("chunk", CHUNK) if saved else CHUNK, size)
-    hashes = StreamHashes(saved["algorithms"], saved["chunk"], size if size is not None else saved.get("size"))
-    for index, expected in enumerate(saved["chunks"]):
-        before, piece, good = hashes._snapshot(), hashlib.sha256(), True
-        start = index * hashes.chunk
-        done = 0
-        while done < hashes.chunk:
-            data = read_at(start + done, min(READ_SIZE, hashes.chunk - done))
-            if not data:
-                good = False
-                break
-            piece.update(data)
-            for digest in hashes._whole.values():
-                digest.update(data)
-            done += len(data)
-        if not good or piece.hexdigest() != expected:
-            hashes._whole = before
-            break
-        hashes.chunks.append(expected)
-        hashes.offset = start + hashes.chunk
+                            saved.get("chunk", CHUNK) if saved else CHUNK, size, sinks)
+    hashes = StreamHashes(saved["algorithms"], saved["chunk"], size if size is not None else saved.get("size"), sinks)
+    good = _good_prefix(saved, read_at)
+    while hashes.offset < good:
+        data = read_at(hashes.offset, min(READ_SIZE, good - hashes.offset))
+        if not data:
+            raise DiskMismatch("The staged stream changed while it was read back.")
+        hashes.update(data)
     return hashes
 
 

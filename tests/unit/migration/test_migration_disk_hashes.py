@@ -109,3 +109,11 @@ def test_the_result_proves_each_disk_from_the_record():
     assert disk_hashes.proof_of(record) == [
         {"disk": "2000", "sha256_source": "a" * 64, "sha256_target": "a" * 64, "equal": True},
         {"disk": "2001", "sha256_source": "c" * 64, "sha256_target": None, "equal": False}]
+
+
+def test_a_resume_feeds_the_staged_prefix_to_the_sinks_again():
+    staged, saved = interrupted(4 * CHUNK + 9)
+    seen = bytearray()
+    hashes = resume(saved, reader(bytes(staged)), size=len(DATA), sinks=[seen.extend])
+    feed(hashes, DATA[hashes.offset:])
+    assert bytes(seen) == DATA  # every byte once, in order
