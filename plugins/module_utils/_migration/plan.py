@@ -13,9 +13,11 @@ Source::
 
     {"name", "moref", "instance_uuid", "power_state": "poweredOn" | "poweredOff" | "suspended",
      "cpus", "memory_mb", "firmware": "bios" | "efi", "snapshots": int, "encrypted": bool,
+     "boot_disk": None | the device key the VM's boot order names (else the first disk boots),
      "disks": [{"key", "label", "capacity_bytes", "controller" (vim type name, e.g.
                 "VirtualLsiLogicController"), "bus", "unit", "backing": "flat" | "sparse" |
-                "rdm_physical" | "rdm_virtual", "mode" (vim diskMode), "sharing" (vim sharing)}],
+                "rdm_physical" | "rdm_virtual", "mode" (vim diskMode), "sharing" (vim sharing)}]
+              in vCenter's device order,
      "nics": [{"key", "mac", "network" (port group name), "type" (vim type name), "ips": [...]}],
      "other_devices": [{"kind": "cdrom" | "floppy" | "usb" | "pci_passthrough" | "vgpu" | ..., "label"}],
      "nova": None | {"id", "status", "metadata": {}, "flavor": {"vcpus", "ram", "disk"},
@@ -115,7 +117,10 @@ def choose_flavor(source, target, root_gib):
 
 
 def _plan_disks(source, target, plan):
-    disks = sorted(source.get("disks") or (), key=lambda d: (d["controller"], d["bus"], d["unit"]))
+    disks = list(source.get("disks") or ())
+    boot_key = source.get("boot_disk")
+    if boot_key is not None:  # the VM's boot order names it: it goes first, the others keep their order
+        disks.sort(key=lambda d: d["key"] != boot_key)
     for index, disk in enumerate(disks):
         what = "disk %s (%s)" % (disk["key"], disk.get("label", ""))
         refused = REFUSED_BACKINGS.get(disk.get("backing")) or REFUSED_SHARING.get(disk.get("sharing"))

@@ -16,7 +16,7 @@ from .client import managed_object_types
 
 PROPERTIES = ["name", "config.instanceUuid", "config.changeVersion", "runtime.powerState", "config.hardware.numCPU",
               "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.keyId", "snapshot",
-              "guest.net"]
+              "guest.net", "config.bootOptions.bootOrder"]
 DISK_MODES = {"independent_persistent", "independent_nonpersistent", "persistent", "nonpersistent", "undoable",
               "append"}
 # Devices that carry something a copy of the disks does not; controllers, video, input and VMCI do not.
@@ -91,8 +91,10 @@ def source_of(row):
             if other == "pci_passthrough" and "Vmiop" in type_name(device.backing):
                 other = "vgpu"
             others.append({"kind": other, "label": label})
+    boot = [getattr(entry, "deviceKey", None) for entry in row.get("config.bootOptions.bootOrder") or ()
+            if type_name(entry) == "BootableDiskDevice"]
     return {
-        "name": row["name"], "moref": row["moid"], "instance_uuid": row.get("config.instanceUuid"),
+        "name": row["name"], "moref": row["moid"], "boot_disk": boot[0] if boot else None, "instance_uuid": row.get("config.instanceUuid"),
         "power_state": str(row.get("runtime.powerState")), "cpus": row.get("config.hardware.numCPU"),
         "memory_mb": row.get("config.hardware.memoryMB"), "firmware": row.get("config.firmware") or "bios",
         "snapshots": _count_snapshots(getattr(row.get("snapshot"), "rootSnapshotList", None)),

@@ -122,8 +122,15 @@ def test_what_export_cannot_read_or_a_copy_cannot_make_consistent_blocks():
     assert plan["disks"] == []
 
 
+def test_the_disk_the_boot_order_names_boots():
+    vm = source(disks=[disk(2000, 0, capacity=GIB), disk(2001, 1)], boot_disk=2001)
+    plan = migration.plan_migration(vm, target(cinder=True))
+    assert [(d["key"], d["boot"]) for d in plan["disks"]] == [(2001, True), (2000, False)]
+    assert plan["flavor"]["name"] == "m.medium"  # sized for the 10 GiB boot disk
+
+
 def test_data_disks_need_cinder():
-    vm = source(disks=[disk(2001, 1, capacity=GIB), disk(2000, 0)])
+    vm = source(disks=[disk(2000, 0), disk(2001, 1, capacity=GIB)])
     blocked = migration.plan_migration(vm, target())
     assert whys(blocked["blockers"]) == ["disk 2001 (Hard disk 2): a data disk needs a cinder volume and this cloud "
                                          "has no cinder: nova boots a server from one image only"]

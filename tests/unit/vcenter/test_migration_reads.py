@@ -43,13 +43,15 @@ def row():
     return {"obj": None, "moid": "vm-42", "name": "db01", "config.instanceUuid": "5003a1b2",
             "config.changeVersion": "2026-12-01T20:00:00.1Z", "runtime.powerState": "poweredOn",
             "config.hardware.numCPU": 2, "config.hardware.memoryMB": 4096, "config.firmware": "efi",
-            "config.hardware.device": devices, "config.keyId": None, "snapshot": snapshots, "guest.net": guest}
+            "config.hardware.device": devices, "config.keyId": None, "snapshot": snapshots, "guest.net": guest,
+            "config.bootOptions.bootOrder": [vim.vm.BootOptions.BootableCdromDevice(),
+                                             vim.vm.BootOptions.BootableDiskDevice(deviceKey=2000)]}
 
 
 def test_a_vm_reads_as_the_plans_source():
     source = source_of(row())
     assert {k: v for k, v in source.items() if k not in ("disks", "nics", "other_devices")} == {
-        "name": "db01", "moref": "vm-42", "instance_uuid": "5003a1b2", "power_state": "poweredOn", "cpus": 2,
+        "name": "db01", "moref": "vm-42", "boot_disk": 2000, "instance_uuid": "5003a1b2", "power_state": "poweredOn", "cpus": 2,
         "memory_mb": 4096, "firmware": "efi", "snapshots": 3, "encrypted": False,
         "change_version": "2026-12-01T20:00:00.1Z", "nova": None}
     assert source["disks"] == [
