@@ -21,8 +21,8 @@ Forward progress follows ``at``; the undoing follows the facts (each undo remove
 so a rollback or a finalize interrupted half-way also resumes. A record in state ``done`` has
 no next step: a re-run of a finished migration changes nothing.
 
-A lease is a run's own resource, never recorded: a run that reaches a ``download`` opens one
-and completes it after its last download (or lets it lapse when interrupted).
+A lease is never recorded: each ``download`` opens its own and completes it after its manifest
+check (an interrupted run lets it lapse), so that no lease idles through a conversion or upload.
 """
 
 from __future__ import annotations
