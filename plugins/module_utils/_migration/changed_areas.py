@@ -53,4 +53,4 @@ def merged(areas):
 
 
 def total(areas):
-    return sum(length for _, length in areas)
+    return sum(area[1] for area in areas)

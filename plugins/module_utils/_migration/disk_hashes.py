@@ -120,8 +120,8 @@ def check_manifest(key, stream, manifest):
     """The stream's sha1 and size against the lease manifest's entry for its device URL key."""
     entry = manifest.get(key)
     if entry is None:
-        raise DiskMismatch("The lease manifest has no entry for %s (it lists %s)." % (key, ", ".join(sorted(manifest))
-                                                                                        or "none"))
+        listed = ", ".join(sorted(manifest)) or "none"
+        raise DiskMismatch("The lease manifest has no entry for %s (it lists %s)." % (key, listed))
     if entry.get("size") is not None and int(entry["size"]) != stream["size"]:
         raise DiskMismatch("Disk %s: %d bytes downloaded, the lease manifest says %s; its copy starts again." % (
             key, stream["size"], entry["size"]))

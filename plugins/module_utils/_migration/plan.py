@@ -129,8 +129,8 @@ def _plan_disks(source, target, plan):
             continue
         boot = index == 0
         if not boot and not target.get("cinder"):
-            plan["blockers"].append({"what": what, "why": "a data disk needs a cinder volume and this cloud has no "
-                                                         "cinder: nova boots a server from one image only"})
+            why = "a data disk needs a cinder volume and this cloud has no cinder: nova boots a server from one image only"
+            plan["blockers"].append({"what": what, "why": why})
             continue
         if disk.get("mode") == "independent_nonpersistent":
             plan["not_moved"].append({"what": what + " changes since power-on",
@@ -220,11 +220,11 @@ def plan_migration(source, target, guest_conversion=False):
     }
     nova = source.get("nova")
     if source["power_state"] not in STOPPABLE:
-        plan["blockers"].append({"what": "the VM", "why": "it is %s: its memory state would be lost; resume it and "
-                                                         "shut it down, or power it off" % source["power_state"]})
+        why = "it is %s: its memory state would be lost; resume it and shut it down, or power it off"
+        plan["blockers"].append({"what": "the VM", "why": why % source["power_state"]})
     if source.get("encrypted"):
-        plan["blockers"].append({"what": "the VM", "why": "it is encrypted (VM encryption): ExportVm refuses it; "
-                                                         "decrypt it first"})
+        why = "it is encrypted (VM encryption): ExportVm refuses it; decrypt it first"
+        plan["blockers"].append({"what": "the VM", "why": why})
     if source["power_state"] == "poweredOn":
         plan["stop"] = "nova" if nova else "vcenter"
     _plan_disks(source, target, plan)

@@ -35,7 +35,7 @@ class Progress:
     def rate(self):
         """Bytes per second over the last window (0 before any time has passed)."""
         now = self.clock()
-        (first_time, first_bytes), (_, last_bytes) = self._samples[0], self._samples[-1]
+        (first_time, first_bytes), last_bytes = self._samples[0], self._samples[-1][1]
         if now - first_time <= 0:
             return 0.0
         return (last_bytes - first_bytes) / (now - first_time)

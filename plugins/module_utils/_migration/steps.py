@@ -153,7 +153,7 @@ def ports(record):
     out = []
     for key, value in record.items():
         if key.startswith("port."):
-            port_id, _, how = value.rpartition(":")
+            port_id, how = value.rsplit(":", 1)
             out.append((int(key[5:]), port_id, how))
     return sorted(out)
 

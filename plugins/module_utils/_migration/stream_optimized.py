@@ -96,8 +96,8 @@ class RawDisk:
                 return
             marker_type = struct.unpack_from("<I", self._buffer, MARKER.size)[0]
             if marker_type not in MARKER_TYPES:
-                raise StreamError("Unknown marker type %d at byte %d of the stream." % (marker_type,
-                                                                                       self._stream_offset))
+                raise StreamError("Unknown marker type %d at byte %d of the stream." % (
+                    marker_type, self._stream_offset))
             self._take(SECTOR)
             if marker_type == 0:
                 self._zeros(self.capacity)

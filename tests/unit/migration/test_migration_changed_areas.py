@@ -33,7 +33,7 @@ def test_a_change_past_three_empty_windows_is_found():
 
 
 def test_areas_of_several_windows_are_merged():
-    query, _ = simulator([(0, 65536), (65536, 65536), (WINDOW + 5, 10), (WINDOW + 7, 100)])
+    query = simulator([(0, 65536), (65536, 65536), (WINDOW + 5, 10), (WINDOW + 7, 100)])[0]
     areas, windows = changed_areas(query, CAPACITY)
     assert areas == [(0, 131072), (WINDOW + 5, 102)]
     assert total(areas) == 131174 and windows == 4

@@ -72,7 +72,7 @@ def test_a_changed_or_missing_staged_chunk_is_downloaded_again_from_there():
 
 
 def test_saved_state_of_another_stream_or_none_restarts_at_zero():
-    _, saved = interrupted(5 * CHUNK)
+    saved = interrupted(5 * CHUNK)[1]
     other = resume(saved, reader(DATA), size=len(DATA) + 1)  # the new lease serves another stream
     assert other.offset == 0 and other.algorithms == ("sha256", "sha1") and other.size == len(DATA) + 1
     fresh = resume(None, reader(DATA), size=99)

@@ -18,7 +18,7 @@ def test_bytes_done_of_the_total_rate_and_time_left():
     p = progress.Progress(100 * MIB, clock=clock)
     assert p.figures() == {"bytes_done": 0, "bytes_total": 100 * MIB, "percent": 0, "bytes_per_second": 0,
                            "seconds": 0.0, "seconds_left": None}
-    for _ in range(4):
+    for _second in range(4):
         clock.now += 1
         p.add(10 * MIB)
     assert p.figures() == {"bytes_done": 40 * MIB, "bytes_total": 100 * MIB, "percent": 40,
@@ -38,10 +38,10 @@ def test_a_resumed_copy_counts_what_was_done_but_not_in_the_rate():
 def test_the_rate_follows_the_last_window():
     clock = Clock()
     p = progress.Progress(1000 * MIB, clock=clock, window=10)
-    for _ in range(20):  # fast for 20 s ...
+    for _second in range(20):  # fast for 20 s ...
         clock.now += 1
         p.add(20 * MIB)
-    for _ in range(20):  # ... then slow
+    for _second in range(20):  # ... then slow
         clock.now += 1
         p.add(2 * MIB)
     assert abs(p.rate() - 2 * MIB) <= 2 * MIB * 0.1 + 1  # the window's, not the average of 11 MiB/s

@@ -147,7 +147,7 @@ def test_a_disk_downloads_whole_and_the_lease_is_kept_alive(server):
 
 
 def test_a_resumed_copy_reads_from_its_offset_with_range(server):
-    _, lease = lease_for(server)
+    lease = lease_for(server)[1]
     start = 3 * export_lease.BLOCK + 17
     out = io.BytesIO(DATA[:start])
     assert lease.download(lease.device_urls[0], out, start=start) == len(DATA)
@@ -157,7 +157,7 @@ def test_a_resumed_copy_reads_from_its_offset_with_range(server):
 
 def test_a_dropped_connection_goes_on_from_where_it_stopped(server):
     server.drop_at = 2 * export_lease.BLOCK + 5
-    _, lease = lease_for(server)
+    lease = lease_for(server)[1]
     out, seen = io.BytesIO(), hashlib.sha256()
     assert lease.download(lease.device_urls[0], out, sink=seen.update) == len(DATA)
     assert out.getvalue() == DATA and seen.hexdigest() == hashlib.sha256(DATA).hexdigest()
@@ -167,7 +167,7 @@ def test_a_dropped_connection_goes_on_from_where_it_stopped(server):
 
 def test_an_ended_lease_says_so_without_its_ticket(server):
     server.status = 404
-    _, lease = lease_for(server)
+    lease = lease_for(server)[1]
     with pytest.raises(VCenterError) as raised:
         lease.download(lease.device_urls[0], io.BytesIO())
     message = str(raised.value)
@@ -178,7 +178,7 @@ def test_an_ended_lease_says_so_without_its_ticket(server):
 
 
 def test_a_server_that_goes_away_fails_after_the_attempts(server):
-    _, lease = lease_for(server)
+    lease = lease_for(server)[1]
     port = server.server_address[1]
     server.shutdown()
     server.server_close()
