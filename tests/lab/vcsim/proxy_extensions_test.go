@@ -236,6 +236,32 @@ func TestFindAllByUuidFindsNovasVMByInstanceUuid(t *testing.T) {
 	}
 }
 
+func TestFindByUuidFindsAVMByInstanceAndBiosUuidAndAHost(t *testing.T) {
+	ctx, client := labSession(t)
+	vm := simulator.Map.Any("VirtualMachine").(*simulator.VirtualMachine)
+	host := simulator.Map.Any("HostSystem").(*simulator.HostSystem)
+	find := func(uuid string, vmSearch bool, instance bool) *types.ManagedObjectReference {
+		res, err := methods.FindByUuid(ctx, client, &types.FindByUuid{This: *client.ServiceContent.SearchIndex,
+			Uuid: uuid, VmSearch: vmSearch, InstanceUuid: types.NewBool(instance)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Returnval
+	}
+	if got := find(vm.Config.InstanceUuid, true, true); got == nil || *got != vm.Self {
+		t.Errorf("by instance UUID: got %v, want %v", got, vm.Self)
+	}
+	if got := find(vm.Config.Uuid, true, false); got == nil || *got != vm.Self {
+		t.Errorf("by BIOS UUID: got %v, want %v", got, vm.Self)
+	}
+	if got := find(host.Summary.Hardware.Uuid, false, false); got == nil || *got != host.Self {
+		t.Errorf("host: got %v, want %v", got, host.Self)
+	}
+	if got := find("00000000-0000-0000-0000-000000000000", true, true); got != nil {
+		t.Errorf("no such VM: got %v", got)
+	}
+}
+
 func TestUploadsToAnESXiHostNameTheDatacenterItHolds(t *testing.T) {
 	labModel(t)
 	if got := datacenterWithDatastore("nfs-a"); got != "DC1" {

@@ -54,3 +54,17 @@ func (s *searchIndex) FindAllByUuid(req *types.FindAllByUuid) soap.HasFault {
 	}
 	return body
 }
+
+// FindByUuid is the first of FindAllByUuid's answers. 0.24's walks every
+// object of the map and panics on the lab's own managers that wrap its types
+// (VirtualDiskManager: "does not have an embedded mo type"), so the client's
+// connection dropped without an answer.
+func (s *searchIndex) FindByUuid(req *types.FindByUuid) soap.HasFault {
+	all := s.FindAllByUuid(&types.FindAllByUuid{Datacenter: req.Datacenter, Uuid: req.Uuid, VmSearch: req.VmSearch,
+		InstanceUuid: req.InstanceUuid}).(*methods.FindAllByUuidBody)
+	body := &methods.FindByUuidBody{Res: &types.FindByUuidResponse{}}
+	if len(all.Res.Returnval) > 0 {
+		body.Res.Returnval = &all.Res.Returnval[0]
+	}
+	return body
+}
