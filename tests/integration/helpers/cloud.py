@@ -4,8 +4,10 @@ proxies the tests start."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +16,8 @@ import time
 import openstack.config
 import openstack.connection
 
-from helpers.lab import ROOT, clean_env
+from helpers.lab import ROOT, VENV_BIN, LabEnv, clean_env
+from helpers.vsphere import private_nova_vcenter
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from minilab import guest_image as lab_guest  # noqa: E402  pylint: disable=wrong-import-position
@@ -29,7 +32,7 @@ GUEST_IMAGE = "test-lab-guest-"
 
 
 @functools.cache
-def _guest_manifest():
+def guest_manifest():
     """The lab's guest image's manifest, read once a session (the builder checks its inputs, or builds, in seconds)."""
     return lab_guest.image()
 
@@ -81,7 +84,7 @@ class Cloud:
     def guest_image(self):
         """The glance id of the lab's guest image (tests/lab/guest, built or taken from its cache), uploaded as
         qcow2 if glance lacks it; with the manifest, whose ``data`` the guest prints. Older copies are deleted."""
-        manifest = _guest_manifest()
+        manifest = guest_manifest()
         name = GUEST_IMAGE + manifest["data"].rsplit(" ", 1)[-1]
         found = None
         for image in self.conn.image.images():
@@ -136,3 +139,67 @@ def remove_proxies(lab, cloud, hosts):
     cloud.delete_aggregate(PROXY_AGGREGATE)
     for host in hosts:
         shutil.rmtree(lab["state"] / "proxies" / host, ignore_errors=True)
+
+
+# One cluster of one host named ``localhost`` (the lab's certificate is valid for it): nova's VMware driver uploads
+# an image to an ESXi host of the datastore by the host's name, and the lab's esx-*.lab.local resolve nowhere.
+ONE_HOST_VCENTER = {"datacenters": [{
+    "name": "DC1",
+    "clusters": [{"name": "Cluster-S", "drs_enabled": True, "hosts": [
+        {"name": "localhost", "memory_mb": 65536, "memory_used_mb": 4096, "cpu_cores": 8, "cpu_mhz": 2400,
+         "cpu_used_mhz": 800}]}],
+    "networks": [{"name": "VM Network"}],
+    "datastores": [{"name": "nfs-s", "type": "nfs", "capacity_gb": 512, "free_gb": 400, "clusters": ["Cluster-S"]}],
+}]}
+
+
+@contextlib.contextmanager
+def vsphere_proxy(lab, work, host, password, instance_uuid):
+    """A proxy ``host`` that boots instances on a vSphere hypervisor: a private simulator of ONE_HOST_VCENTER (the
+    lab's program, a vCenter instanceUuid of its own, or nova takes its cluster for the lab's Cluster-A) and the
+    proxy of its Cluster-S, provisioned by the role as the lab's are. Yields ``port``, ``password``, ``ca``,
+    ``work``, ``host``, ``env`` (the lab's, for the openstack CLI) and ``vcenter`` (the private vCenter's VMWARE_*
+    and SSL_CERT_FILE, for ``helpers.vsphere.VSphere``); at the end the servers still on it are
+    deleted, the proxy stopped and its compute service deleted (its nova-compute log kept in ``work``)."""
+    with private_nova_vcenter(lab, work, ONE_HOST_VCENTER, password, instance_uuid) as port:
+        subprocess.run([str(VENV_BIN / "python"), str(ROOT / "tests" / "lab" / "lab"), "proxy-vars"], check=True,
+                       capture_output=True, env={**os.environ, "LAB_DIR": str(lab["state"])})
+        variables = json.loads((lab["state"] / "proxies" / "proxy-vars.yml").read_text().split("\n", 1)[1])
+        variables["proxy_compute_node_vmware"].update(host_port=port, host_password=password)
+        variables["proxy_compute_node_api_vcenter"].update(port=port, password=password)
+        (work / "vars.yml").write_text(json.dumps(variables))
+        (work / "vars.yml").chmod(0o600)
+        (work / "inventory.yml").write_text(json.dumps({"all": {"children": {"vmware_proxies": {"hosts": {host: {
+            "proxy_compute_node_cluster": "Cluster-S", "ansible_connection": "local",
+            "ansible_python_interpreter": str(VENV_BIN / "python")}}}}}}))
+        env = clean_env(**lab["env"])
+        cloud = Cloud(lab["env"])
+        try:
+            completed = subprocess.run(
+                [str(VENV_BIN / "ansible-playbook"), "-i", str(work / "inventory.yml"),
+                 "-e", "@%s" % (work / "vars.yml"), str(ROOT / "playbooks" / "proxy_compute.yml")],
+                env=env, capture_output=True, text=True, timeout=900, check=False)
+            assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+            ca = str(lab["state"] / "pki" / "ca.pem")
+            vcenter = LabEnv(VMWARE_HOST="127.0.0.1", VMWARE_PORT=str(port), VMWARE_USER="administrator@vsphere.local",
+                             VMWARE_PASSWORD=password, SSL_CERT_FILE=ca)
+            yield {"port": port, "password": password, "ca": ca, "work": work, "host": host, "env": env,
+                   "vcenter": vcenter}
+        finally:
+            for server in cloud.listing("/servers/detail?all_tenants=1&host=%s" % host, "servers"):
+                cloud.call("DELETE", "/servers/%s" % server["id"])
+            deadline = time.monotonic() + 300
+            while cloud.listing("/servers?all_tenants=1&host=%s" % host, "servers") and time.monotonic() < deadline:
+                time.sleep(1)
+            supervisor = lab["state"] / "proxies" / host
+            subprocess.run([str(supervisor / "supervisor-venv" / "bin" / "supervisorctl"), "--configuration",
+                            str(supervisor / "supervisor" / "supervisord.conf"), "shutdown"], capture_output=True,
+                           check=False)
+            time.sleep(3)
+            log = supervisor / "supervisor" / "nova-compute.log"
+            if log.exists():  # kept for a failure's diagnosis; the proxy's directory goes
+                shutil.copy(log, work / "nova-compute.log")
+            service = cloud.services().get(host)
+            if service:
+                cloud.delete_service(service)
+            shutil.rmtree(supervisor, ignore_errors=True)
