@@ -5,5 +5,8 @@
   several in one (``run_modules``).
 - ``vsphere``: the tests' own pyVmomi view of the lab's vCenter, and private simulators.
 - ``awx``: running a playbook as AWX runs a job template (ansible-runner, credentials, leak scan).
-- ``cloud``: the tests' own openstacksdk view of the lab's nova, the ``openstack`` CLI, proxy clean-up.
+- ``cloud``: the tests' own openstacksdk view of the lab's nova, the ``openstack`` CLI, a vSphere proxy of a private
+  one-host vCenter (``vsphere_proxy``), proxy clean-up.
+- ``migration``: the migration's sources (issue 16): the lab's guest image as a raw disk with a data file of the
+  test's own, a VM nova does not manage and a nova instance on a vSphere proxy holding it, its ExportVm read-back.
 """

@@ -38,7 +38,8 @@ OFFSET = 5 * MIB + 7
 DATA = b"issue 16: every byte proven\n" * 4096
 
 
-def create_vm(si, name):
+def create_vm(si, name, capacity=None):
+    """A VM with one thin disk of ``capacity`` bytes (CAPACITY by default) on nfs-a in Cluster-A, powered off."""
     content = si.RetrieveContent()
     dc = next(e for e in content.rootFolder.childEntity if e.name == "DC1")
     cluster = next(e for e in dc.hostFolder.childEntity if e.name == "Cluster-A")
@@ -47,7 +48,7 @@ def create_vm(si, name):
     disk = vim.vm.device.VirtualDeviceSpec(
         operation="add", fileOperation="create",
         device=vim.vm.device.VirtualDisk(
-            key=-200, controllerKey=-100, unitNumber=0, capacityInKB=CAPACITY // 1024,
+            key=-200, controllerKey=-100, unitNumber=0, capacityInKB=(capacity or CAPACITY) // 1024,
             backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
                 fileName="[nfs-a]", diskMode="persistent", thinProvisioned=True)))
     spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest64", memoryMB=256, numCPUs=1,
