@@ -99,7 +99,7 @@ def write_guest(si, vm, disk: GuestDisk) -> dict:
     with disk.path.open("rb") as handle:
         for offset in range(0, disk.size, CHUNK):
             try:
-                status, _ = smoke_export.http("PUT", url + str(offset), cookie, handle.read(CHUNK))
+                status = smoke_export.http("PUT", url + str(offset), cookie, handle.read(CHUNK))[0]
             except urllib.error.HTTPError as error:
                 raise AssertionError("PUT %s%d: %s %s" % (url, offset, error.code, error.read()[:500])) from None
             assert status == 204, "PUT %s%d: %s" % (url, offset, status)
