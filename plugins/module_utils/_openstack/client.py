@@ -57,7 +57,12 @@ def openstack_argument_spec(**module_options):
 
 
 class OpenStackError(BackendError):
-    """Anything that went wrong between the module and the OpenStack APIs."""
+    """Anything that went wrong between the module and the OpenStack APIs; ``status``: the HTTP status
+    an API answered with, if it answered."""
+
+    def __init__(self, message, status=None, **details):
+        super().__init__(message, **details)
+        self.status = status
 
 
 def _sdk_arguments(params):
@@ -225,7 +230,7 @@ class OpenStackClient:
         if response.status_code >= 400:
             raise OpenStackError(one_line("%s refused to %s (HTTP %s): %s" % (
                 _SPEAKERS.get(service, "OpenStack"), doing, response.status_code, _fault_message(response)),
-                self._secrets))
+                self._secrets), status=response.status_code)
         return response.json() if response.content else None
 
 

@@ -17,6 +17,10 @@ relies on is pinned once, in MICROVERSIONS:
   the scheduler's checks) and without onSharedStorage (gone since 2.14: nova finds out);
   nova brings active instances back active and stopped ones stopped.
 - 2.95: the same, except that nova leaves every evacuated instance stopped.
+- Servers (2.53) are also created, stopped, started, locked, deleted and given interfaces by
+  the migration (``_openstack/migration_cloud.py``): 2.37 is the oldest to boot with
+  ``networks: none``, and nothing these calls send changed between it and 2.53.
+- 2.73: a lock with its reason (``locked_reason``), which the migration gives its source.
 
 Every listing goes through ``list_all``, which follows nova's ``<key>_links`` next links:
 nova returns at most ``[api] max_limit`` items (1,000 by default) per page. Listings that
@@ -25,6 +29,7 @@ nova does not page (os-services, os-aggregates) have no such link and are read i
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 MICROVERSIONS = {
@@ -37,6 +42,7 @@ MICROVERSIONS = {
     "flavor_extra_specs_validated": "2.86",  # nova checks extra specs' keys and values when set
     "evacuate_preserve": "2.68",
     "evacuate_stopped": "2.95",
+    "lock_with_reason": "2.73",
 }
 
 VMWARE_HYPERVISOR_TYPE = "VMware vCenter Server"
@@ -253,6 +259,46 @@ class NovaEvacuation:
     def _action(self, server_id, body, microversion, doing):
         self.client.request("compute", "POST", "/servers/%s/action" % quote(server_id, safe=""),
                             microversion=microversion, json=body, doing=doing)
+
+
+def server_action(client, server_id, body, doing, microversion=MICROVERSIONS["servers"]):
+    """One action (os-stop, os-start, lock, unlock) on an instance."""
+    client.request("compute", "POST", "/servers/%s/action" % quote(server_id, safe=""),
+                   microversion=microversion, json=body, doing=doing)
+
+
+def list_servers_named(client, name):
+    """Every instance named exactly ``name``, of every project (nova's name filter is a regular expression)."""
+    return list_all(client, "/servers/detail", "servers", MICROVERSIONS["servers"],
+                    {"all_tenants": 1, "name": "^%s$" % re.escape(name)}, "list the instances named %s" % name)
+
+
+def create_server(client, body):
+    return client.request("compute", "POST", "/servers", microversion=MICROVERSIONS["servers"],
+                          json={"server": body}, doing="create instance %s" % body["name"])["server"]
+
+
+def delete_server(client, server_id):
+    client.request("compute", "DELETE", "/servers/%s" % quote(server_id, safe=""),
+                   microversion=MICROVERSIONS["servers"], doing="delete instance %s" % server_id)
+
+
+def set_server_metadata(client, server_id, metadata):
+    """Set (add or change) these metadata items of an instance; the others stay."""
+    client.request("compute", "POST", "/servers/%s/metadata" % quote(server_id, safe=""),
+                   microversion=MICROVERSIONS["servers"], json={"metadata": metadata},
+                   doing="set the metadata of instance %s" % server_id)
+
+
+def detach_interface(client, server_id, port_id):
+    client.request("compute", "DELETE", "/servers/%s/os-interface/%s" % (quote(server_id, safe=""), port_id),
+                   microversion=MICROVERSIONS["servers"], doing="detach port %s from instance %s" % (port_id, server_id))
+
+
+def attach_interface(client, server_id, port_id):
+    client.request("compute", "POST", "/servers/%s/os-interface" % quote(server_id, safe=""),
+                   microversion=MICROVERSIONS["servers"], json={"interfaceAttachment": {"port_id": port_id}},
+                   doing="attach port %s to instance %s" % (port_id, server_id))
 
 
 def newest_microversion(client):

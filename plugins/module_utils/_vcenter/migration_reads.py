@@ -12,7 +12,7 @@ by their type's name (``vim.vm.device.VirtualDisk``), so this file imports no SD
 
 from __future__ import annotations
 
-from .client import managed_object_types
+from .client import VCenterError, managed_object_types
 
 PROPERTIES = ["name", "config.instanceUuid", "config.changeVersion", "runtime.powerState", "config.hardware.numCPU",
               "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.keyId", "snapshot",
@@ -109,3 +109,31 @@ def read_source(client, ref):
     vim = managed_object_types()
     rows = client.retrieve_objects(vim.VirtualMachine, [ref], PROPERTIES)
     return source_of(rows[0]) if rows else None
+
+
+def find_vm(client, name=None, uuid=None, moref=None):
+    """The VM a migration's source names, by exactly one of name, instance UUID or moref; None if none.
+
+    One read of every VM's name and instance UUID (a moref is looked up as well, so that a
+    wrong one is "not found" and not a fault later). Two VMs of one name are refused: the
+    caller is to name it by UUID or moref.
+    """
+    vim = managed_object_types()
+    rows = client.retrieve(vim.VirtualMachine, ["name", "config.instanceUuid"])
+    if moref:
+        found = [row for row in rows if row["moid"] == moref]
+    elif uuid:
+        found = [row for row in rows if (row.get("config.instanceUuid") or "").lower() == uuid.lower()]
+    else:
+        found = [row for row in rows if row.get("name") == name]
+    if len(found) > 1:
+        raise VCenterError("%d VMs of vCenter %s are named %s (%s): name the source by vm_uuid or vm_moref." % (
+            len(found), client.endpoint, name, ", ".join(row["moid"] for row in found)))
+    return found[0]["obj"] if found else None
+
+
+def fingerprint_facts(source):
+    """What the stopped source's fingerprint (``steps.source_fingerprint``) is made of: its power state,
+    its configuration's version and each disk's file and size (a power-on or a reconfigure changes them)."""
+    return {"power_state": source["power_state"], "change_version": source.get("change_version"),
+            "disks": [[disk["key"], disk.get("file"), disk["capacity_bytes"]] for disk in source["disks"]]}

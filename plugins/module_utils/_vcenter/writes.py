@@ -97,3 +97,17 @@ def change_distributed_portgroup(client, plan, name):
         portgroup = client.ref(vim.dvs.DistributedVirtualPortgroup, plan["portgroup"]["moid"])
         task = client.invoke(what, portgroup.ReconfigureDVPortgroup_Task, spec)
     client.wait_for_task(task, what=what)
+
+
+def set_vm_power(client, vm, name, on, timeout=600):
+    """Power the VM ``vm`` (a reference) on or off (a hard power-off: a migration's source is stopped
+    through nova, or powered off by the operator's choice, and its disks are read only after)."""
+    what = "power %s VM %s" % ("on" if on else "off", name)
+    method = vm.PowerOnVM_Task if on else vm.PowerOffVM_Task
+    client.wait_for_task(client.invoke(what, method), timeout=timeout, what=what)
+
+
+def destroy_vm(client, vm, name, timeout=600):
+    """Delete the powered-off VM ``vm`` and its disks (a finalized migration's source)."""
+    what = "delete VM %s" % name
+    client.wait_for_task(client.invoke(what, vm.Destroy_Task), timeout=timeout, what=what)
