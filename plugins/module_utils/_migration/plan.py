@@ -57,12 +57,16 @@ NOT_MOVED_DEVICES = {
     "serial": "a serial port's backing (file, pipe or network)",
 }
 # Source controller and NIC types -> the image properties that give an unconverted guest
-# devices it has drivers for (LSI Logic and vmxnet3 exist in QEMU; paravirtual SCSI does not).
+# devices it has drivers for. QEMU has no LSI53C1030 (vSphere's "LSI Logic Parallel", which
+# guests drive with mptspi) nor BusLogic: libvirt's "lsilogic" is the LSI 53C895A, whose
+# driver (sym53c8xx) a vSphere guest lacks, so those disks go on IDE, which every x86 guest
+# drives (the lab's guest boots on it, and not on lsilogic). On q35 (EFI) there is no IDE: SATA.
+# QEMU does have vSphere's LSI SAS (mptsas1068) and paravirtual SCSI (pvscsi).
 DISK_BUS = {
-    "VirtualLsiLogicController": {"hw_disk_bus": "scsi", "hw_scsi_model": "lsilogic"},
+    "VirtualLsiLogicController": {"hw_disk_bus": "ide"},
+    "VirtualBusLogicController": {"hw_disk_bus": "ide"},
     "VirtualLsiLogicSASController": {"hw_disk_bus": "scsi", "hw_scsi_model": "lsisas1068"},
-    "VirtualBusLogicController": {"hw_disk_bus": "scsi", "hw_scsi_model": "buslogic"},
-    "ParaVirtualSCSIController": {"hw_disk_bus": "sata"},
+    "ParaVirtualSCSIController": {"hw_disk_bus": "scsi", "hw_scsi_model": "vmpvscsi"},
     "VirtualAHCIController": {"hw_disk_bus": "sata"},
     "VirtualIDEController": {"hw_disk_bus": "ide"},
     "VirtualNVMEController": {"hw_disk_bus": "sata"},
@@ -137,6 +141,8 @@ def _plan_disks(source, target, plan):
                                       "why": "an independent non-persistent disk drops its changes at power-off; "
                                              "its base is moved"})
         properties = dict(DISK_BUS.get(disk["controller"], {"hw_disk_bus": "sata"}))
+        if source.get("firmware") == "efi" and properties["hw_disk_bus"] == "ide":
+            properties["hw_disk_bus"] = "sata"  # q35, which EFI needs, has no IDE
         plan["disks"].append({
             "key": disk["key"], "label": disk.get("label"), "capacity_bytes": disk["capacity_bytes"],
             "device_url_key": device_url_key(source["moref"], disk), "boot": boot,

@@ -71,6 +71,20 @@ class DiskStaging:
                 os.remove(path)
 
 
+def progress_path(root, migration_id):
+    """Where a running migration keeps its last progress figures, for a poller on this host."""
+    return os.path.join(root, str(migration_id), "progress.json")
+
+
+def write_progress(root, migration_id, figures):
+    """Replace the progress file atomically (a poller never reads half of it)."""
+    path = progress_path(root, migration_id)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(figures, f)
+    os.replace(path + ".tmp", path)
+
+
 def remove_all(root, migration_id):
     """Every staging file of the migration (rollback, or after the last upload)."""
     shutil.rmtree(os.path.join(root, str(migration_id)), ignore_errors=True)

@@ -229,9 +229,16 @@ def finalized(record, action):
 STALE_AFTER = 600
 
 
-def may_run(record, owner, now, stale_after=STALE_AFTER):
-    """Whether run ``owner`` may work on the migration at epoch ``now``: (True, None) or (False, why)."""
+def may_run(record, owner, now, stale_after=STALE_AFTER, owner_alive=None):
+    """Whether run ``owner`` may work on the migration at epoch ``now``: (True, None) or (False, why).
+
+    ``owner_alive(owner)`` says whether the run that wrote the record still lives, where the caller
+    can tell (a run of the same host): False lets this run take over at once, None (unknown)
+    waits for its heartbeat to go stale.
+    """
     if record is None or record.get("state") != "running" or record.get("owner") in (None, owner):
+        return True, None
+    if owner_alive is not None and owner_alive(record["owner"]) is False:
         return True, None
     try:
         beat = float(record.get("heartbeat") or 0)

@@ -83,7 +83,7 @@ def test_a_nova_instance_keeps_its_ports_where_their_network_reaches_kvm_else_ge
     assert plan["availability_zone"] == "kvm"
     assert plan["disks"] == [{"key": 2000, "label": "Hard disk 1", "capacity_bytes": 10 * GIB,
                               "device_url_key": "/vm-42/VirtualLsiLogicController0:0", "boot": True, "into": "image",
-                              "image_properties": {"hw_disk_bus": "scsi", "hw_scsi_model": "lsilogic"}}]
+                              "image_properties": {"hw_disk_bus": "ide"}}]
     assert plan["bytes_total"] == 10 * GIB
     assert whys(plan["not_moved"]) == ["the guest's drivers and configuration: not converted (no virt-v2v-in-place): "
                                        "the image properties give the guest the controller and NIC models it has "
@@ -178,7 +178,14 @@ def test_what_stays_behind_is_listed():
         "Sound card"]
     assert plan["not_moved"][-1]["why"] == "a sound device has no KVM equivalent here"
     assert plan["image_properties"] == {"hw_firmware_type": "uefi", "hw_machine_type": "q35", "hw_vif_model": "vmxnet3"}
-    assert plan["disks"][0]["image_properties"] == {"hw_disk_bus": "sata"}  # QEMU has no paravirtual SCSI
+    assert plan["disks"][0]["image_properties"] == {"hw_disk_bus": "scsi", "hw_scsi_model": "vmpvscsi"}
+
+
+def test_a_disk_whose_controller_qemu_lacks_goes_on_ide_or_on_sata_under_efi():
+    bios = migration.plan_migration(source(), target())
+    efi = migration.plan_migration(source(firmware="efi"), target())
+    assert bios["disks"][0]["image_properties"] == {"hw_disk_bus": "ide"}  # LSI Logic Parallel: no such QEMU device
+    assert efi["disks"][0]["image_properties"] == {"hw_disk_bus": "sata"}
 
 
 def test_no_disk_blocks():
