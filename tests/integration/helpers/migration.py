@@ -193,3 +193,22 @@ def nova_instance_with_guest(lab, proxy, si, name: str, disk: GuestDisk):
     finally:
         for command in (["server", "delete", "--wait", name], ["image", "delete", name], ["flavor", "delete", name]):
             subprocess.run(openstack + command, env=proxy["env"], capture_output=True, check=False, timeout=300)
+
+
+def write_bytes(si, made: dict, disk: GuestDisk, offset: int, data: bytes) -> dict:
+    """Write ``data`` into the first disk of ``made`` (a ``vm_with_guest`` VM holding ``disk``) at ``offset``, past
+    the guest's bytes, as its guest would (CHUNK writes). ``made`` with the sha256 of the disk's whole capacity as
+    it now is: the guest, zeros, ``data``, zeros."""
+    assert offset >= disk.size and offset + len(data) <= made["capacity"], (offset, len(data), made["capacity"])
+    url = "%s/lab/vm-disk?vm=%s&disk=%d&offset=" % (base_url(si), made["moid"], made["disk_key"])
+    cookie = si._stub.cookie  # pylint: disable=protected-access
+    for start in range(0, len(data), CHUNK):
+        status, _ = smoke_export.http("PUT", url + str(offset + start), cookie, data[start:start + CHUNK])
+        assert status == 204, "PUT %s%d: %s" % (url, offset + start, status)
+    digest = hashlib.sha256(disk.path.read_bytes())
+    for left in range(offset - disk.size, 0, -CHUNK):
+        digest.update(bytes(min(left, CHUNK)))
+    digest.update(data)
+    for left in range(made["capacity"] - offset - len(data), 0, -CHUNK):
+        digest.update(bytes(min(left, CHUNK)))
+    return {**made, "sha256": digest.hexdigest()}
