@@ -123,7 +123,9 @@ def main():
         print("\nrun %d of %d (migration %s)" % (repetition, args.repeat, result["id"]))
         print("  %-44s %8s  %s" % ("step", "seconds", "of the disk's capacity"))
         for name in ("download", "convert", "hash_target", "upload", "create_server", "wait_active"):
-            print("  %-44s %8.2f  %s" % ("vm_migrate " + name, steps.get(name, 0), rate(size, steps.get(name, 0))))
+            copies = name in ("download", "convert", "hash_target", "upload")  # the others move no bytes
+            print("  %-44s %8.2f  %s" % ("vm_migrate " + name, steps.get(name, 0),
+                                         rate(size, steps.get(name, 0)) if copies else ""))
         print("  %-44s %8.2f  %s" % ("vm_migrate copy + convert", copy_convert, rate(size, copy_convert)))
         for name, seconds in result["local"].items():
             print("  %-44s %8.2f  %s" % ("local " + name, seconds, rate(size, seconds)))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.parse
 import uuid
@@ -22,9 +24,9 @@ from pyVmomi import vim
 
 from helpers.cloud import Cloud, openstack_cli, vsphere_proxy
 from helpers.lab import VENV_BIN
-from helpers.migration import (exported_sha256, find_vm, guest_disk_bytes, nova_instance_with_guest, vm_with_guest,
-                               write_bytes)
-from helpers.playbook import run_module, write_playbook
+from helpers.migration import (exported_sha256, find_vm, guest_disk_bytes, nfc_rate, nova_instance_with_guest,
+                               vm_with_guest, write_bytes)
+from helpers.playbook import run_module
 from helpers.vsphere import VSphere
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,44 +169,78 @@ def test_a_vm_nova_does_not_manage_boots_on_kvm_with_its_data_every_byte_proven(
         delete_leftovers(cloud, source_vm["name"], source_vm["instance_uuid"])
 
 
-def test_a_copy_killed_mid_disk_resumes_from_its_staged_chunks_and_ends_proven(
-        cloud, admin_env, vcenter, vsphere, guest, kvm_flavor, tmp_path):
+@pytest.fixture
+def kvm_aggregate(cloud):
+    """An aggregate of the lab's KVM hosts and the one flavor that selects it (AggregateInstanceExtraSpecsFilter)."""
+    tag = uuid.uuid4().hex[:6]
+    aggregate = cloud.call("POST", "/os-aggregates", {"aggregate": {"name": "test-migrate-kvm-" + tag}})["aggregate"]
+    action = "/os-aggregates/%s/action" % aggregate["id"]
+    hosts = sorted(s["host"] for s in cloud.services().values() if s["host"].startswith("kvm-compute-"))
+    for host in hosts:
+        cloud.call("POST", action, {"add_host": {"host": host}})
+    cloud.call("POST", action, {"set_metadata": {"metadata": {"test_migrate": tag}}})
+    flavor = create_flavor(cloud, "test-migrate-kvm-" + tag, **{"aggregate_instance_extra_specs:test_migrate": tag})
+    yield {"name": aggregate["name"], "flavor": flavor, "hosts": hosts}
+    cloud.call("DELETE", "/flavors/%s" % flavor["id"])
+    for host in hosts:
+        cloud.call("POST", action, {"remove_host": {"host": host}})
+    cloud.call("DELETE", "/os-aggregates/%s" % aggregate["id"])
+
+
+def test_a_copy_shows_its_progress_and_killed_mid_disk_resumes_from_its_staged_chunks(
+        cloud, admin_env, vcenter, vsphere, guest, kvm_aggregate, tmp_path):
     name = "test-migrate-%s" % uuid.uuid4().hex[:6]
     made = vm_with_guest(vsphere.si, name, guest, capacity=192 * MIB)
     # Incompressible data behind the guest: the stream is long enough to be cut past its first 64 MiB chunk.
     made = write_bytes(vsphere.si, made, guest, 64 * MIB, os.urandom(112 * MIB))
     staging = tmp_path / "staging"
-    args = {"source": {"vm_moref": made["moid"]}, "target": {"flavor": kvm_flavor["name"]}, "ports": "none",
-            "staging_dir": str(staging)}
+    extra = {"vm_migrate_vm_moref": made["moid"], "vm_migrate_aggregate": kvm_aggregate["name"],
+             "vm_migrate_ports": "none", "vm_migrate_poll": 1, "vm_migrate_staging_dir": str(staging)}
+    nfc_rate(vsphere.si, 16 * MIB)  # about 8 s for the whole stream, whatever this machine's speed
     try:
-        playbook, _results = write_playbook(tmp_path, [("vm_migrate", args, False)])
-        first = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), str(playbook)],
-                                 env=environment(admin_env, vcenter), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        first = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "vm_migrate.yml"),
+                                  "-e", json.dumps(extra)], env=environment(admin_env, vcenter), text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(first.stdout), daemon=True)
+        reader.start()
         progress = staging / made["instance_uuid"] / "progress.json"
         deadline = time.monotonic() + 300
         figures = {}
+        shown = []
         while time.monotonic() < deadline and first.poll() is None:
-            if progress.exists():
+            shown = [line for line in list(lines) if re.match(r"vm_migrate \S+: disk %s of 1 disk" % made["disk_key"], line)]
+            if progress.exists() and shown:
                 figures = json.loads(progress.read_text() or "{}")
                 if figures.get("bytes_done", 0) >= 64 * MIB:
                     break
             time.sleep(0.05)
-        assert first.poll() is None and figures.get("percent", 100) < 100, ("no chance to cut the copy", figures)
+        cut = ("no chance to cut the copy", figures, "".join(lines)[-3000:])
+        assert first.poll() is None and figures.get("percent", 100) < 100, cut
+        # While it ran, the playbook showed its progress: percent, MiB of the stream and the rate.
+        assert re.search(r": \d+%, [\d.]+ of [\d.]+ MiB at [\d.]+ MiB/s", shown[-1]), shown
         os.kill(int(figures["owner"].rpartition(":")[2]), signal.SIGKILL)  # the run dies, as a lost node's would
         first.wait(timeout=120)
+        reader.join(timeout=10)
         record = record_of(cloud, made["instance_uuid"])
         assert record["state"] == "running" and record["at"] == "stop_source", record
+        assert record["progress"].startswith("disk %s " % made["disk_key"]), record
 
+        nfc_rate(vsphere.si, 0)
+        args = {"source": {"vm_moref": made["moid"]}, "target": {"aggregate": kvm_aggregate["name"]},
+                "ports": "none", "staging_dir": str(staging)}
         second = run_module("vm_migrate", args, env=environment(admin_env, vcenter))
         assert not second.failed, second.msg
         migration = second.result["migration"]
         assert migration["state"] == "done" and migration["steps_run"][0] == "download:%s" % made["disk_key"]
+        assert migration["plan"]["flavor"]["id"] == kvm_aggregate["flavor"]["id"]  # the aggregate's flavor
         resumed = migration["resumed"][str(made["disk_key"])]
         assert resumed >= 64 * MIB and resumed % (64 * MIB) == 0, migration["resumed"]
         assert migration["disks"][0]["equal"] and migration["disks"][0]["sha256_source"] == made["sha256"]
+        assert migration["server"]["host"] in kvm_aggregate["hosts"]
         assert cloud.console(migration["server"]["id"]).data == guest.data
     finally:
+        nfc_rate(vsphere.si, 0)
         delete_leftovers(cloud, name, made["instance_uuid"])
         destroy_vms(vsphere, name)
 
@@ -238,8 +274,8 @@ def proxy(lab, tmp_path_factory):
         session.close()
 
 
-def test_a_nova_instance_moves_with_its_name_and_metadata_and_is_finalized(cloud, lab, proxy, admin_env,
-                                                                          kvm_flavor, guest):
+def test_a_nova_instance_moves_with_its_name_and_metadata_and_is_finalized(
+        cloud, lab, proxy, admin_env, kvm_flavor, guest):
     name = "test-migrate-nova-%s" % uuid.uuid4().hex[:6]
     server_id = None
     try:
@@ -274,8 +310,7 @@ def wait_status(cloud, server_id, status, timeout=180):
         time.sleep(1)
 
 
-def test_the_lab_binds_no_port_for_a_vsphere_instance_so_its_migrations_run_with_ports_none(cloud, lab, proxy,
-                                                                                              guest):
+def test_the_lab_binds_no_port_for_a_vsphere_instance_so_its_migrations_run_with_ports_none(cloud, lab, proxy, guest):
     """What docs/migration-design.md ("What the lab shows") says of ports in the lab, shown: a nova instance on
     the vSphere proxy, stopped by the admin though locked, exports the bytes written into it, and can be given no
     port (which is why this file's migrations boot with ``ports: none``)."""
@@ -316,5 +351,3 @@ def ports_cannot_bind_on_the_vsphere_proxy(lab, cloud, proxy, si, name, server_i
     finally:
         for command in (["port", "delete", net + "-a"], ["subnet", "delete", net], ["network", "delete", net]):
             subprocess.run(openstack + command, env=proxy["env"], capture_output=True, check=False, timeout=300)
-
-

@@ -210,8 +210,8 @@ class ColdMigration:
                     if len(hashes.chunks) != chunks[0]:  # a whole chunk more: what a resume may start from
                         chunks[0] = len(hashes.chunks)
                         files.save(hashes.saved(), out)
-                        self._report(key, meter, record=False)
-                    if report.due():
+                        self._report(key, meter)
+                    elif report.due():
                         self._report(key, meter)
 
                 size = lease.download(url, out, start=hashes.offset, sink=sink, percent=meter.percent)
@@ -227,15 +227,14 @@ class ColdMigration:
         lease.complete()
         return facts
 
-    def _report(self, key, meter, record=True):
-        """The download's progress, into the result, the progress file (for vm_migrate_wait) and, with
-        ``record``, the record (for any poller, and the run's heartbeat)."""
+    def _report(self, key, meter):
+        """The download's progress (every whole chunk, and every ``progress_every`` seconds), into the result,
+        the progress file (for vm_migrate_wait) and the record (for any poller, and the run's heartbeat)."""
         self.progress = dict(meter.figures(), disk=key, disks=len(self.plan["disks"]), owner=self.owner)
-        staging.write_progress(self.staging_root, self.id, self.progress)
-        if not record:
-            return
         self._note(progress="disk %(disk)s %(bytes_done)d/%(bytes_total)d bytes %(percent)d%% %(bytes_per_second)d B/s"
                    % self.progress)
+        # The file last: whoever sees these figures there finds them in the record too.
+        staging.write_progress(self.staging_root, self.id, self.progress)
 
     def _convert(self, key):
         files = self._staging(key)

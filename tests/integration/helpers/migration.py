@@ -203,7 +203,7 @@ def write_bytes(si, made: dict, disk: GuestDisk, offset: int, data: bytes) -> di
     url = "%s/lab/vm-disk?vm=%s&disk=%d&offset=" % (base_url(si), made["moid"], made["disk_key"])
     cookie = si._stub.cookie  # pylint: disable=protected-access
     for start in range(0, len(data), CHUNK):
-        status, _ = smoke_export.http("PUT", url + str(offset + start), cookie, data[start:start + CHUNK])
+        status = smoke_export.http("PUT", url + str(offset + start), cookie, data[start:start + CHUNK])[0]
         assert status == 204, "PUT %s%d: %s" % (url, offset + start, status)
     digest = hashlib.sha256(disk.path.read_bytes())
     for left in range(offset - disk.size, 0, -CHUNK):
@@ -212,3 +212,11 @@ def write_bytes(si, made: dict, disk: GuestDisk, offset: int, data: bytes) -> di
     for left in range(made["capacity"] - offset - len(data), 0, -CHUNK):
         digest.update(bytes(min(left, CHUNK)))
     return {**made, "sha256": digest.hexdigest()}
+
+
+def nfc_rate(si, bytes_per_second: int) -> None:
+    """Limit the simulator's export downloads to ``bytes_per_second`` from now on (0: no limit), so that a copy lasts
+    long enough to watch it or to cut it (the lab's ``PUT /lab/nfc-rate``, docs/simulator-extensions.md 45)."""
+    status, body = smoke_export.http("PUT", base_url(si) + "/lab/nfc-rate", si._stub.cookie,  # pylint: disable=protected-access
+                                     str(bytes_per_second).encode())
+    assert status == 200 and body.strip() == str(bytes_per_second).encode(), (status, body)

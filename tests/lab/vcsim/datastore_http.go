@@ -33,6 +33,7 @@ func serveDatastoreFiles(mux *http.ServeMux, svc *simulator.Service) {
 	})
 	mux.HandleFunc("/nfc/", serveNFC) // export leases' disks (export_vm.go), else 0.24's import uploads
 	serveVMDiskWrites(mux)
+	serveNFCRate(mux)
 }
 
 // datacenterWithDatastore is the name of the one datacenter with a datastore named name, or "".

@@ -481,5 +481,5 @@ func serveNFC(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	log.Printf("nfc export %s %s (%s)", r.Method, disk.path, r.Header.Get("Range"))
-	http.ServeContent(w, r, "", lease.created, content)
+	http.ServeContent(withNFCRate(w), r, "", lease.created, content)
 }
