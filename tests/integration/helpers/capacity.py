@@ -28,7 +28,7 @@ from pathlib import Path
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
-from helpers.cloud import Cloud
+from helpers.cloud import Cloud, stop_proxies
 from helpers.lab import ROOT, VENV_BIN, clean_env
 from helpers.playbook import run_module
 from helpers.vsphere import private_nova_vcenter
@@ -133,13 +133,7 @@ def remove_proxies(lab, cloud: "Nova", proxies, workdir: Path | None = None, ser
     """Stop the proxies' supervisords, force their services down, delete the servers named ``servers*`` (nova deletes
     them locally now, even those a hung proxy never finished), then the services (and compute nodes) and the
     proxies' directories."""
-    for host in proxies:
-        supervisor = lab["state"] / "proxies" / host
-        ctl = supervisor / "supervisor-venv" / "bin" / "supervisorctl"
-        if ctl.exists():
-            subprocess.run([str(ctl), "--configuration", str(supervisor / "supervisor" / "supervisord.conf"), "shutdown"],
-                           capture_output=True, check=False, timeout=120)
-    time.sleep(3)
+    stop_proxies(lab, proxies)
     services = cloud.services()
     for host in proxies:
         if host in services:

@@ -128,10 +128,15 @@ def openstack_cli(lab, *args, microversion="2.53"):
     return json.loads(completed.stdout)
 
 
+def stop_proxies(lab, hosts=None):
+    """Stop the supervisord of every proxy of the lab, or of HOSTS (each stops its nova-compute first), and wait
+    until they are gone."""
+    lab_proxies.stop(LabConfig(state=lab["state"]), hosts=hosts)
+
+
 def remove_proxies(lab, cloud, hosts):
     """Stop every proxy of the lab, delete their services and PROXY_AGGREGATE, remove their state."""
-    cfg = LabConfig(state=lab["state"])
-    lab_proxies.stop(cfg)
+    stop_proxies(lab)
     services = cloud.services()
     for host in hosts:
         if host in services:
@@ -192,10 +197,7 @@ def vsphere_proxy(lab, work, host, password, instance_uuid):
             while cloud.listing("/servers?all_tenants=1&host=%s" % host, "servers") and time.monotonic() < deadline:
                 time.sleep(1)
             supervisor = lab["state"] / "proxies" / host
-            subprocess.run([str(supervisor / "supervisor-venv" / "bin" / "supervisorctl"), "--configuration",
-                            str(supervisor / "supervisor" / "supervisord.conf"), "shutdown"], capture_output=True,
-                           check=False)
-            time.sleep(3)
+            stop_proxies(lab, [host])
             log = supervisor / "supervisor" / "nova-compute.log"
             if log.exists():  # kept for a failure's diagnosis; the proxy's directory goes
                 shutil.copy(log, work / "nova-compute.log")

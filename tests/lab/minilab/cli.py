@@ -26,6 +26,7 @@ def cmd_up(cfg: LabConfig, sup: Supervisor, only: str | None) -> None:
     if only in (None, "openstack"):
         openstack = _openstack()
         openstack.install(cfg, sup)
+        proxies.install_supervisor(cfg, sup)
         openstack.up(cfg, sup)
         bmc.up(cfg, sup)
     print(f"lab up in {time.monotonic() - started:.1f}s (state: {cfg.state})")

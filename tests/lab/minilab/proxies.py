@@ -6,7 +6,8 @@ The lab does not start the proxies: the role is what is under test. It writes, u
 ``site``), each a host with a local connection on this machine, and the role
 variables that point them at the lab: message queue, keystone, the vCenter simulator and its
 CA, the services' venv (so provisioning takes seconds, not a pip install), a supervisord per
-proxy (no systemd here), and the ``nova-manage cell_v2 discover_hosts`` a controller runs.
+proxy (no systemd here) from one venv that ``lab up`` builds once (``install_supervisor``), and
+the ``nova-manage cell_v2 discover_hosts`` a controller runs.
 
 ``lab down`` stops the proxies' supervisors too, so no nova-compute outlives the lab.
 """
@@ -19,10 +20,13 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import openstack, vcenter
 from .config import HOST, REPO_ROOT, LabConfig
+from .openstack.stamps import digest, once
+from .supervisor import Supervisor
 
 DEFAULT_INVENTORY = REPO_ROOT / "tests" / "lab" / "vcsim" / "default_inventory.json"
 
@@ -37,6 +41,28 @@ def inventory_file(cfg: LabConfig) -> Path:
 
 def vars_file(cfg: LabConfig) -> Path:
     return base(cfg) / "proxy-vars.yml"
+
+
+def supervisor_venv(cfg: LabConfig) -> Path:
+    """The venv whose supervisord every proxy runs (each with its own configuration under its directory)."""
+    return cfg.state / "proxy-supervisor-venv"
+
+
+def install_supervisor(cfg: LabConfig, sup: Supervisor) -> bool:
+    """Build the proxies' supervisord venv unless it was built from these very constraints. True if built now.
+
+    Built once by the lab rather than by the role on each proxy's first run: the role's pip task then
+    finds supervisor installed and changes nothing, so proxies provisioned in parallel never install
+    into one venv at once, and a test that provisions proxies does not pay a venv and a pip install each.
+    """
+    venv = supervisor_venv(cfg)
+
+    def build() -> None:
+        sup.run([sys.executable, "-m", "venv", "--clear", str(venv)], log="proxy-supervisor-install")
+        sup.run([str(venv / "bin" / "pip"), "install", "-c", str(openstack.CONSTRAINTS), "supervisor"],
+                log="proxy-supervisor-install")
+
+    return once(cfg, "proxy-supervisor-venv", digest(openstack.CONSTRAINTS.read_text()), build)
 
 
 def clusters(cfg: LabConfig) -> list[str]:
@@ -96,12 +122,12 @@ def role_variables(cfg: LabConfig) -> dict:
         "proxy_compute_node_config_dir": f"{here}/etc",
         "proxy_compute_node_state_path": f"{here}/state",
         "proxy_compute_node_supervisor_dir": f"{here}/supervisor",
-        # The lab's services venv already has nova and oslo.vmware; supervisord goes in a venv
-        # of each proxy's own, since proxies provisioned in parallel must not share a pip run.
+        # The lab's services venv already has nova and oslo.vmware; supervisord comes from the
+        # venv the lab built once (install_supervisor): the role's pip task finds it there.
         "proxy_compute_node_install_method": "existing",
         "proxy_compute_node_venv": str(cfg.venv),
         "proxy_compute_node_service_manager": "supervisord",
-        "proxy_compute_node_supervisor_venv": f"{here}/supervisor-venv",
+        "proxy_compute_node_supervisor_venv": str(supervisor_venv(cfg)),
         # The lab runs as the user who started it; nothing to become.
         "proxy_compute_become": False,
         "proxy_compute_node_pip_constraints": str(openstack.CONSTRAINTS),
@@ -172,9 +198,13 @@ def supervisor_pids(cfg: LabConfig) -> dict[str, int]:
     return found
 
 
-def stop(cfg: LabConfig, timeout: float = 30) -> list[str]:
-    """Stop every proxy's supervisord (which stops its nova-compute first). Returns the proxies stopped."""
+def stop(cfg: LabConfig, timeout: float = 30, hosts: Iterable[str] | None = None) -> list[str]:
+    """Stop every proxy's supervisord, or those of HOSTS (each stops its nova-compute first), and wait until
+    they are gone. Returns the proxies stopped."""
     running = supervisor_pids(cfg)
+    if hosts is not None:
+        wanted = set(hosts)
+        running = {host: pid for host, pid in running.items() if host in wanted}
     for pid in running.values():
         try:
             os.kill(pid, signal.SIGTERM)
