@@ -333,6 +333,6 @@ def kill_tree(pid):
 
 def start_module(name, args, env, workdir):
     """ansible-playbook running one module, in the background."""
-    playbook, _result = write_playbook(workdir, [(name, args, False)])
+    playbook = write_playbook(workdir, [(name, args, False)])
     return subprocess.Popen([str(VENV_BIN / "ansible-playbook"), str(playbook)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -7,6 +7,7 @@ them go in one playbook (``run_modules``) rather than one run each (``run_module
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -46,44 +47,43 @@ PLAY = """
 TASK = """
     - name: Run the module under test (step {index})
       {module}: {args}
-      register: result_{index}
       ignore_errors: true
       check_mode: {check_mode}
       diff: true
 """
 
-KEEP = """
-    - name: Keep their results for the test
-      ansible.builtin.copy:
-        content: "{{{{ [{results}] | to_nice_json }}}}"
-        dest: "{result_file}"
-        mode: "0600"
-      check_mode: false
-"""
+# The results are kept by a callback (callback_plugins/keep_results.py): a task writing them would run two modules.
+CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
 
 
-def write_playbook(workdir: Path, steps) -> tuple[Path, Path]:
-    """A playbook in WORKDIR running each (module, args, check_mode) of STEPS in order; it keeps their registered
-    results, a JSON list, in the result file. Returns (playbook, result file)."""
-    result_file = workdir / "result.json"
+def write_playbook(workdir: Path, steps) -> Path:
+    """A playbook in WORKDIR running each (module, args, check_mode) of STEPS in order."""
     tasks = [TASK.format(index=index, module=f"nova_vsphere.mixed_cloud.{name}", args=json.dumps(args or {}),
                          check_mode=json.dumps(check_mode))
              for index, (name, args, check_mode) in enumerate(steps)]
-    results = ", ".join("result_%d" % index for index in range(len(steps)))
     playbook = workdir / "play.yml"
-    playbook.write_text(PLAY + "".join(tasks) + KEEP.format(results=results, result_file=result_file))
-    return playbook, result_file
+    playbook.write_text(PLAY + "".join(tasks))
+    return playbook
+
+
+def keeping_results(env, result_file: Path) -> dict:
+    """ENV with the keep_results callback on, writing every task's registered result to RESULT_FILE."""
+    enabled = ",".join(filter(None, [env.get("ANSIBLE_CALLBACKS_ENABLED"), "keep_results"]))
+    plugins = os.pathsep.join(filter(None, [env.get("ANSIBLE_CALLBACK_PLUGINS"), str(CALLBACKS)]))
+    return dict(env, ANSIBLE_CALLBACKS_ENABLED=enabled, ANSIBLE_CALLBACK_PLUGINS=plugins,
+                KEEP_RESULTS_FILE=str(result_file))
 
 
 def run_modules(steps, env=None, interpreter=None) -> list[ModuleRun]:
     """Run each (module, args, check_mode) of STEPS on localhost, in order, in one playbook; return their results."""
     with tempfile.TemporaryDirectory() as workdir:
-        playbook, result_file = write_playbook(Path(workdir), steps)
+        playbook = write_playbook(Path(workdir), steps)
+        result_file = Path(workdir) / "result.json"
         command = [str(VENV_BIN / "ansible-playbook"), str(playbook)]
         if interpreter:
             command += ["-e", f"ansible_python_interpreter={interpreter}"]
-        completed = subprocess.run(command, env=env or clean_env(), capture_output=True, text=True, timeout=900,
-                                   check=False)
+        completed = subprocess.run(command, env=keeping_results(env or clean_env(), result_file), capture_output=True,
+                                   text=True, timeout=900, check=False)
         results = json.loads(result_file.read_text()) if result_file.exists() else []
     if len(results) != len(steps) or not all(results):
         raise AssertionError(f"the playbook produced no result:\n{completed.stdout}\n{completed.stderr}")
