@@ -15,6 +15,7 @@ import pytest
 
 from helpers.cloud import Cloud
 from helpers.lab import VENV_BIN
+from helpers.playbook import keeping_results
 
 PLAYBOOK = """
 - hosts: localhost
@@ -22,14 +23,11 @@ PLAYBOOK = """
   roles:
     - role: nova_vsphere.mixed_cloud.mixed_cloud
   post_tasks:
-    - name: Keep the report for the test
-      ansible.builtin.copy:
-        content: "{{{{ {{'aggregates': mixed_cloud_aggregates.results | map(attribute='aggregate'),
-                        'images': mixed_cloud_image_report}} | to_nice_json }}}}"
-        dest: "{result}"
-        mode: "0600"
-      check_mode: false
-      changed_when: false
+    - name: Keep the report for the test (the keep_results callback writes it)
+      ansible.builtin.set_fact:
+        mixed_cloud_test_report:
+          aggregates: "{{ mixed_cloud_aggregates.results | map(attribute='aggregate') }}"
+          images: "{{ mixed_cloud_image_report }}"
 """
 
 PREFIX = "test-mixed-"
@@ -95,13 +93,14 @@ def run_role(env, tmp_path, variables, check_mode=False):
     result = tmp_path / "result.json"
     result.unlink(missing_ok=True)
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK.format(result=result))
+    playbook.write_text(PLAYBOOK)
     (tmp_path / "vars.json").write_text(json.dumps(variables))
     command = [str(VENV_BIN / "ansible-playbook"), str(playbook), "-e", "@%s" % (tmp_path / "vars.json")]
-    completed = subprocess.run(command + (["--check"] if check_mode else []), env=env, capture_output=True,
-                               text=True, timeout=900, check=False)
+    completed = subprocess.run(command + (["--check"] if check_mode else []), env=keeping_results(env, result),
+                               capture_output=True, text=True, timeout=900, check=False)
     recap = re.search(r"localhost\s*: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", completed.stdout)
-    report = json.loads(result.read_text()) if result.exists() else None
+    kept = json.loads(result.read_text()) if result.exists() else []
+    report = kept[-1].get("ansible_facts", {}).get("mixed_cloud_test_report") if kept else None
     return RoleRun(completed.stdout, int(recap.group(1)), int(recap.group(2)), report)
 
 
