@@ -164,11 +164,19 @@ class ColdMigration:
 
     def _download(self, key):
         disk = self._disk(key)
-        for attempt in range(1, MANIFEST_ATTEMPTS + 1):
+        attempt = 0
+        while True:
             try:
                 facts = self._download_once(key, disk)
                 break
+            except disk_hashes.RangesRefused as error:
+                # No resume from this server: the staged prefix is of no use, the disk starts again at 0
+                # (not counted as an attempt: nothing differed).
+                self._staging(key).remove_download()
+                self.resumed.pop(key, None)
+                self.restarted.append({"disk": key, "why": "%s; its copy starts again at 0" % error})
             except disk_hashes.DiskMismatch:
+                attempt += 1
                 self._staging(key).remove_download()
                 if attempt == MANIFEST_ATTEMPTS:
                     raise

@@ -32,6 +32,15 @@ class DiskMismatch(BackendError):
     """A disk's bytes are not what they must be: its copy is to be done again."""
 
 
+class RangesRefused(BackendError):
+    """A disk URL answered a read from an offset with the whole stream (HTTP 200): the server (vCenter
+    may serve a streamOptimized stream as it makes it) has no ranges. That disk's copy starts again at 0."""
+
+    def __init__(self, message, offset):
+        super().__init__(message)
+        self.offset = offset
+
+
 class StreamHashes:
     """Digests of one stream fed in order: whole-stream digests by algorithm, and a sha256 per whole chunk."""
 

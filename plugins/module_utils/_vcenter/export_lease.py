@@ -10,7 +10,9 @@ lease's properties are read in one PropertyCollector call, never lazily.
   each disk's stream first: ``initializing``), then holds its ``info`` as plain data.
 - ``download()`` GETs one disk URL into a file from an offset, with ``Range`` when the offset is
   not 0 (a resumed copy), going on with a new ``Range`` request when the connection drops mid-body
-  (``attempts`` in a row without a byte). Every block goes to ``sink`` (the hashes, the
+  (``attempts`` in a row without a byte). A server that answers a ``Range`` with the whole stream
+  (vCenter may serve a streamOptimized stream without ranges) raises ``RangesRefused``: the
+  caller starts that disk again from 0. Every block goes to ``sink`` (the hashes, the
   progress). Between blocks, every ``keep_alive_interval(leaseTimeout)`` on ``clock``, it calls
   ``HttpNfcLeaseProgress`` so that a long copy's lease does not lapse.
 - ``manifest()`` (sha1 per disk, by device URL key), ``complete()``, ``abort()``.
@@ -26,6 +28,7 @@ import time
 import urllib.parse
 
 from .._common.errors import one_line
+from .._migration.disk_hashes import RangesRefused
 from .._migration.progress import Every, keep_alive_interval
 from .client import REQUEST_TIMEOUT, VCenterError, managed_object_types
 
@@ -114,6 +117,10 @@ class ExportLease:
                 conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 expected = 206 if offset else 200
+                if offset and response.status == 200:
+                    raise RangesRefused(self._text("%s answered a read from byte %d with the whole stream: it serves "
+                                                   "no ranges" % (self._name(device_url, host, port, path), offset)),
+                                        offset)
                 if response.status != expected:
                     raise VCenterError(self._text("%s answered HTTP %d to %s (expected %d)%s" % (
                         self._name(device_url, host, port, path), response.status,

@@ -32,6 +32,8 @@ class Lease:
 
     def download(self, url, out, start=0, sink=None, percent=None):
         self.vm.starts.append(start)
+        if start and not self.vm.ranges:
+            raise disk_hashes.RangesRefused("no ranges here", start)
         offset = start
         while offset < len(self.vm.disk):
             if self.vm.die_at is not None and offset >= self.vm.die_at:
@@ -58,6 +60,7 @@ class VM:
     def __init__(self, disk, power="poweredOn"):
         self.disk, self.served_sha1_of, self.power = disk, disk, power
         self.change_version, self.die_at, self.starts, self.destroyed, self.leases = "1", None, [], False, []
+        self.ranges = True
 
     def read(self):
         return {"power_state": self.power, "change_version": self.change_version,
@@ -239,6 +242,19 @@ def test_a_run_killed_mid_download_is_resumed_from_its_last_whole_chunk(disk, tm
     record = cloud.records["uuid-42"]
     assert record["state"] == "done" and record["disk.2000.sha256"] == hashlib.sha256(disk).hexdigest()
     assert record["disk.2000.stream_sha1"] == hashlib.sha1(disk).hexdigest()
+
+
+def test_a_resume_from_a_server_without_ranges_starts_the_disk_again_at_zero(disk, tmp_path):
+    vm, cloud = VM(disk, power="poweredOff"), Cloud()
+    vm.die_at = 300 << 10
+    with pytest.raises(Interrupted):
+        migration(vm, cloud, tmp_path).migrate()
+    vm.ranges = False
+    run = migration(vm, cloud, tmp_path, owner="host:2")
+    run.migrate()
+    assert vm.starts == [0, (300 << 10) // CHUNK * CHUNK, 0] and run.resumed == {}
+    assert [row["disk"] for row in run.restarted] == [str(KEY)] and "starts again at 0" in run.restarted[0]["why"]
+    assert cloud.records["uuid-42"]["disk.2000.sha256"] == hashlib.sha256(disk).hexdigest()
 
 
 def test_a_live_run_keeps_others_off_and_a_source_powered_on_meanwhile_is_refused(disk, tmp_path):

@@ -26,6 +26,7 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     drop_at = None  # close the connection once after this many bytes of a body
     status = None  # answer every request with this status instead
+    ranges = True  # False: answer a Range with the whole stream, as a server without ranges does
     requests = None
 
 
@@ -44,7 +45,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         start = 0
-        if self.headers.get("Range"):
+        if self.headers.get("Range") and server.ranges:
             start = int(self.headers["Range"].split("=")[1].rstrip("-"))
             self.send_response(206)
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(DATA) - 1, len(DATA)))
@@ -153,6 +154,16 @@ def test_a_resumed_copy_reads_from_its_offset_with_range(server):
     assert lease.download(lease.device_urls[0], out, start=start) == len(DATA)
     assert out.getvalue() == DATA
     assert [r[1] for r in server.requests] == ["bytes=%d-" % start]
+
+
+def test_a_server_without_ranges_is_told_apart_from_a_failure(server):
+    server.ranges = False
+    lease = lease_for(server)[1]
+    start = 2 * export_lease.BLOCK
+    with pytest.raises(export_lease.RangesRefused, match="answered a read from byte %d with the whole stream" % start) \
+            as refused:
+        lease.download(lease.device_urls[0], io.BytesIO(DATA[:start]), start=start)
+    assert refused.value.offset == start and TICKET not in str(refused.value)
 
 
 def test_a_dropped_connection_goes_on_from_where_it_stopped(server):
