@@ -393,6 +393,9 @@ def run(module, cloud, client):
     if params["state"] == "migrated" and plan["blockers"] and (record is None or record.get("state") == "rolled_back"):
         raise BackendError("%s cannot be migrated: %s." % (source["name"], "; ".join(
             "%s: %s" % (b["what"], b["why"]) for b in plan["blockers"])), migration=result_of(migration))
+    if params["state"] == "finalized" and record is None:
+        raise BackendError("Nothing to finalize: no migration of %s (%s) is recorded; migrate it first." % (
+            source["name"], migration.id), migration=result_of(migration))
     if module.check_mode:
         migration.steps_run = would_do(plan, record, params["state"])
         result = result_of(migration)

@@ -252,6 +252,8 @@ def test_a_target_that_cannot_boot_is_rolled_back_and_the_source_runs_as_before(
                            **{"aggregate_instance_extra_specs:test_nowhere": "true"})
     source = {"vm_uuid": source_vm["instance_uuid"]}
     try:
+        never = migrate(admin_env, vcenter, source, {"flavor": flavor["name"]}, state="finalized")
+        assert never.failed and "Nothing to finalize" in never.msg, never.result
         failed = migrate(admin_env, vcenter, source, {"flavor": flavor["name"]})
         assert failed.failed and "No valid host" in failed.msg and "Rolled back" in failed.msg, failed.msg
         assert source_vm["vm"].runtime.powerState == "poweredOn"
