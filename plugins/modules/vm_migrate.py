@@ -36,7 +36,8 @@ description:
     moved and why, what blocks the migration - and, for a migration under way, where it is and
     what a run would do next.
   - "The guest is not converted (no C(virt-v2v-in-place) here): the image properties give it the
-    devices it has drivers for - the source's disk controller (LSI Logic stays LSI Logic SCSI) and
+    devices it has drivers for - the source's disk controller where QEMU has it (LSI Logic SAS, paravirtual
+    SCSI), else IDE (LSI Logic Parallel and BusLogic, which QEMU lacks; SATA under EFI) - and
     NIC model. docs/migration.md says what a production conversion host needs."
 author:
   - nova_vsphere.mixed_cloud maintainers (@nova-vsphere)
